@@ -1,0 +1,32 @@
+# Two entry points for a fresh machine:
+#   make demo   - the whole pipeline on the embedded real digits (CPU, minutes)
+#   make test   - the test suite
+# Each creates .venv from the repo's own files when it is missing or stale.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint bench clean-venv
+
+$(STAMP): pyproject.toml requirements/torch.txt
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install --upgrade pip
+	$(BIN)/pip install -r requirements/torch.txt
+	$(BIN)/pip install -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/infocam demo --out runs/demo $(ARGS)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q $(ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests
+
+bench: $(STAMP)
+	$(BIN)/infocam bench --json runs/bench.json $(ARGS)
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,1 @@
+"""One module per ``infocam`` sub-command (discovered by :mod:`infocam.cli`)."""
