@@ -14,10 +14,13 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from infocam.errors import InputError
+from infocam.extract import CAMExtractor, CAMResult
 from infocam.maps import METHODS, cam_maps, normalize_maps, region_sum, resize_maps
 
 __all__ = [
     "METHODS",
+    "CAMExtractor",
+    "CAMResult",
     "InputError",
     "__version__",
     "cam_maps",

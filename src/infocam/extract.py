@@ -1,0 +1,331 @@
+"""CAMExtractor: class activation maps from any classifier ending in GAP + linear.
+
+The extractor finds, by itself, the ``nn.Linear`` that produces the logits and
+the layer whose (B, K, h, w) output is globally average pooled into it. It
+learns both from one observed forward pass (hooks on every module, removed
+before the pass returns) and checks numerically that the linear layer's input
+*is* the spatial mean of that feature map, so a head that is not GAP + linear
+is refused with an error that says what was found instead.
+
+Hooks live only for the duration of one call and always come off, also when
+the model raises; the model's train/eval mode (of every sub-module) is
+restored afterwards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor, nn
+
+from infocam.maps import METHODS, cam_maps
+
+__all__ = ["CAMExtractor", "CAMResult", "find_gap_linear"]
+
+
+@dataclass
+class CAMResult:
+    """What one forward pass through :class:`CAMExtractor` gives.
+
+    ``maps[method]`` is (B, h, w) (or larger with ``padding="full"``) for the
+    classes in ``targets``.
+    """
+
+    logits: Tensor
+    features: Tensor
+    targets: Tensor
+    maps: dict[str, Tensor] = field(default_factory=dict)
+
+
+@dataclass
+class _Record:
+    name: str
+    module: nn.Module
+    output: object
+
+
+def _module_label(name: str, module: nn.Module) -> str:
+    return f"'{name or '<model>'}' ({type(module).__name__})"
+
+
+def _shape(x: object) -> str:
+    return str(tuple(x.shape)) if isinstance(x, Tensor) else type(x).__name__
+
+
+@contextmanager
+def _preserved_mode(model: nn.Module, train: bool) -> Iterator[None]:
+    modes = [(m, m.training) for m in model.modules()]
+    try:
+        model.train(train)
+        yield
+    finally:
+        for m, mode in modes:
+            m.training = mode
+
+
+@contextmanager
+def _hooks(handles: list) -> Iterator[list]:
+    try:
+        yield handles
+    finally:
+        for h in handles:
+            h.remove()
+        handles.clear()
+
+
+def _resolve(model: nn.Module, layer: nn.Module | str | None, what: str) -> tuple[str, nn.Module] | None:
+    if layer is None:
+        return None
+    names = dict(model.named_modules())
+    if isinstance(layer, str):
+        if layer not in names:
+            raise ValueError(f"{what} {layer!r} is not a sub-module of the model")
+        return layer, names[layer]
+    for name, mod in names.items():
+        if mod is layer:
+            return name, mod
+    raise ValueError(f"{what} must be a sub-module of the model (or its dotted name)")
+
+
+def _is_pool(module: nn.Module) -> bool:
+    return isinstance(module, (nn.AdaptiveAvgPool2d, nn.AvgPool2d)) or "pool" in type(module).__name__.lower()
+
+
+def find_gap_linear(
+    model: nn.Module,
+    inputs: Tensor,
+    *,
+    feature_layer: nn.Module | str | None = None,
+    fc_layer: nn.Module | str | None = None,
+    rtol: float = 1e-3,
+    atol: float = 1e-4,
+) -> tuple[str, str, str]:
+    """Find the feature layer and the linear head from one forward pass on ``inputs``.
+
+    Returns ``(feature layer name, linear layer name, post)`` where ``post`` is
+    ``"identity"``, or ``"relu"`` when the model applies a functional ReLU to
+    the layer's output before pooling (torchvision's DenseNet does).
+    Raises ``ValueError`` that says what was found when the model does not
+    end in global average pooling + one linear layer.
+    """
+    fixed_feat = _resolve(model, feature_layer, "feature_layer")
+    fixed_fc = _resolve(model, fc_layer, "fc_layer")
+    records: list[_Record] = []
+    linear_inputs: dict[str, Tensor] = {}
+
+    def fwd_hook(name: str):
+        def hook(mod: nn.Module, args: tuple, out: object) -> None:
+            records.append(_Record(name, mod, out))
+            if isinstance(mod, nn.Linear) and args and isinstance(args[0], Tensor):
+                linear_inputs[name] = args[0]
+
+        return hook
+
+    with _hooks([]) as handles, torch.no_grad(), _preserved_mode(model, False):
+        for name, mod in model.named_modules():
+            if name:
+                handles.append(mod.register_forward_hook(fwd_hook(name)))
+        output = model(inputs)
+
+    if not isinstance(output, Tensor) or output.dim() != 2:
+        raise ValueError(
+            f"the model must return a (B, M) tensor of logits; it returned {_shape(output)}"
+        )
+    # The linear layer that produced the logits.
+    if fixed_fc is not None:
+        fc_name, fc = fixed_fc
+        if not isinstance(fc, nn.Linear):
+            raise ValueError(f"fc_layer {fc_name!r} is a {type(fc).__name__}, not an nn.Linear")
+    else:
+        linears = [r for r in records if isinstance(r.module, nn.Linear)]
+        if not linears:
+            raise ValueError(
+                "the model has no nn.Linear layer that runs in forward(): not a GAP + linear "
+                "classifier (pass fc_layer= if the head is a 1x1 convolution wrapped otherwise)"
+            )
+        fc_name, fc = linears[-1].name, linears[-1].module
+    fc_positions = [i for i, r in enumerate(records) if r.name == fc_name]
+    if not fc_positions:
+        raise ValueError(f"fc_layer {fc_name!r} did not run in forward()")
+    fc_pos = fc_positions[-1]
+    fc_out = records[fc_pos].output
+    same = fc_out is output or (
+        isinstance(fc_out, Tensor)
+        and fc_out.shape == output.shape
+        and torch.allclose(fc_out, output, rtol=rtol, atol=atol)
+    )
+    if not same:
+        # modules that finished after the linear layer and do not contain it
+        after = [
+            _module_label(r.name, r.module)
+            for r in records[fc_pos + 1:]
+            if not fc_name.startswith(r.name + ".")
+        ]
+        raise ValueError(
+            f"the model's output is not the output of its last linear layer {_module_label(fc_name, fc)}; "
+            f"it is followed by {', '.join(after[:4]) or 'other computation'}: not a GAP + linear head"
+        )
+    fc_in = linear_inputs.get(fc_name)
+    if fc_in is None or fc_in.dim() != 2:
+        raise ValueError(
+            f"the last linear layer {_module_label(fc_name, fc)} takes {_shape(fc_in)}, "
+            "not a (B, K) pooled vector: not a GAP + linear head"
+        )
+    k = fc_in.shape[1]
+
+    def pools_to_fc(out: object) -> str | None:
+        """"identity" if mean(out) is the linear input, "relu" if mean(relu(out)) is, else None."""
+        if not (isinstance(out, Tensor) and out.dim() == 4 and out.shape[:2] == (fc_in.shape[0], k)):
+            return None
+        for post, x in (("identity", out), ("relu", torch.relu(out))):
+            if torch.allclose(x.float().mean(dim=(2, 3)), fc_in.float(), rtol=rtol, atol=atol):
+                return post
+        return None
+
+    if fixed_feat is not None:
+        feat_name, feat = fixed_feat
+        out = next((r.output for r in reversed(records) if r.name == feat_name), None)
+        post = pools_to_fc(out)
+        if post is None:
+            raise ValueError(
+                f"feature_layer {_module_label(feat_name, feat)} outputs {_shape(out)}, whose spatial "
+                f"mean is not the input {tuple(fc_in.shape)} of {_module_label(fc_name, fc)}"
+            )
+        return feat_name, fc_name, post
+
+    candidates = [
+        (i, r, post)
+        for i, r in enumerate(records[:fc_pos])
+        if not _is_pool(r.module) and (post := pools_to_fc(r.output)) is not None
+    ]
+    if not candidates:
+        four_d = [r for r in records[:fc_pos] if isinstance(r.output, Tensor) and r.output.dim() == 4]
+        last = four_d[-1] if four_d else None
+        found = (
+            f"the last 4-D output before it is {_module_label(last.name, last.module)} {_shape(last.output)}"
+            if last is not None
+            else "no layer before it outputs a 4-D feature map"
+        )
+        raise ValueError(
+            f"no feature map (B, {k}, h, w) averages to the input {tuple(fc_in.shape)} of the last linear "
+            f"layer {_module_label(fc_name, fc)}; {found}: not a GAP + linear head "
+            "(pass feature_layer= and fc_layer= explicitly if the head is unusual)"
+        )
+    # Largest spatial map wins; then no ReLU over a functional ReLU; then the
+    # last to finish (the outermost block).
+    def rank(c: tuple[int, _Record, str]) -> tuple[int, bool, int]:
+        i, r, post = c
+        return (r.output.shape[2] * r.output.shape[3], post == "identity", i)
+
+    _, best, post = max(candidates, key=rank)
+    return best.name, fc_name, post
+
+
+class CAMExtractor:
+    """Class activation maps from a classifier that ends in GAP + linear.
+
+    Example::
+
+        with CAMExtractor(model) as cam:
+            out = cam(images, methods=("cam", "infocam"), region=4)
+        out.logits, out.maps["infocam"]  # (B, M), (B, h, w)
+
+    Args:
+        model: any ``nn.Module`` whose forward ends in global average pooling
+            of a (B, K, h, w) feature map followed by one ``nn.Linear``
+            (torchvision ResNets, VGG-GAP, EfficientNet, RegNet, timm models...).
+        feature_layer: the layer whose output is pooled (module or dotted
+            name); found automatically when omitted.
+        fc_layer: the final ``nn.Linear`` (module or dotted name); found
+            automatically when omitted.
+
+    The layers are found on the first call and checked numerically; the
+    model runs in eval mode during each call and gets its previous modes
+    back afterwards. No hook outlives a call.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        feature_layer: nn.Module | str | None = None,
+        fc_layer: nn.Module | str | None = None,
+    ) -> None:
+        if not isinstance(model, nn.Module):
+            raise ValueError(f"model must be a torch.nn.Module; got {type(model).__name__}")
+        self.model = model
+        self._feature_arg = feature_layer
+        self._fc_arg = fc_layer
+        self.feature_layer_name: str | None = None
+        self.fc_layer_name: str | None = None
+        self.feature_post: str = "identity"
+
+    def __enter__(self) -> CAMExtractor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        # Hooks never outlive a call; nothing is left on the model to remove.
+        return None
+
+    @property
+    def fc(self) -> nn.Linear:
+        if self.fc_layer_name is None:
+            raise RuntimeError("the layers are found on the first call")
+        return dict(self.model.named_modules())[self.fc_layer_name]
+
+    def _locate(self, inputs: Tensor) -> None:
+        if self.feature_layer_name is None:
+            self.feature_layer_name, self.fc_layer_name, self.feature_post = find_gap_linear(
+                self.model, inputs, feature_layer=self._feature_arg, fc_layer=self._fc_arg
+            )
+
+    def __call__(
+        self,
+        inputs: Tensor,
+        *,
+        methods: Iterable[str] | str = ("cam",),
+        targets: Tensor | int | None = None,
+        region: int = 1,
+        padding: str = "same",
+        enable_grad: bool = False,
+    ) -> CAMResult:
+        """Run the model once and return logits, features and the requested maps.
+
+        ``targets`` defaults to each image's top-1 predicted class.
+        """
+        if isinstance(methods, str):
+            methods = (methods,)
+        methods = tuple(m.lower() for m in methods)
+        for m in methods:
+            if m not in METHODS:
+                raise ValueError(f"methods must be drawn from {METHODS}; got {m!r}")
+        if not isinstance(inputs, Tensor):
+            raise ValueError(f"inputs must be a tensor; got {type(inputs).__name__}")
+        self._locate(inputs)
+        modules = dict(self.model.named_modules())
+        feat_module = modules[self.feature_layer_name]
+        captured: dict[str, Tensor] = {}
+
+        def hook(mod: nn.Module, args: tuple, out: Tensor) -> None:
+            captured["features"] = out
+
+        grad_ctx = torch.enable_grad() if enable_grad else torch.no_grad()
+        with _hooks([feat_module.register_forward_hook(hook)]), grad_ctx, _preserved_mode(self.model, False):
+            logits = self.model(inputs)
+        if "features" not in captured:
+            raise RuntimeError(f"feature layer {self.feature_layer_name!r} did not run in forward()")
+        features = captured["features"]
+        if self.feature_post == "relu":
+            features = torch.relu(features)
+        if targets is None:
+            targets = logits.argmax(dim=1)
+        weight = self.fc.weight
+        maps = {
+            m: cam_maps(features, weight, targets, method=m, region=region, logits=logits, padding=padding)
+            for m in methods
+        }
+        if isinstance(targets, int):
+            targets = torch.full((logits.shape[0],), targets, dtype=torch.long, device=logits.device)
+        return CAMResult(logits=logits, features=features, targets=targets, maps=maps)
