@@ -1,0 +1,245 @@
+"""The one evaluator: one forward pass per batch serves every map variant.
+
+A *variant* is a (method, region) pair; each variant's GT-class maps are
+scored at one or more box thresholds by streaming :class:`WSOLMeter`s. The
+CLI ``infocam evaluate``, the demo and the benchmarks all call
+:func:`evaluate`.
+
+Naming: with ``region=R`` the main variants are ``cam`` (R = 1, the paper's
+CAM), ``infocam`` and ``infocam+`` (both at R). ``ablation=True`` adds the
+paper's Table 5 corners: ``cam_r{R}`` (region, no subtraction) and
+``infocam_r1`` / ``infocam+_r1`` (subtraction, no region).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+from tqdm.auto import tqdm
+
+from infocam.errors import InputError
+from infocam.extract import CAMExtractor
+from infocam.maps import METHODS, cam_maps, resize_maps
+from infocam.metrics import WSOLMeter
+
+__all__ = ["Variant", "evaluate", "main_variants"]
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One map recipe: a method, a region size and, optionally, its own box threshold.
+
+    A variant with ``threshold=None`` is scored at every threshold passed to
+    :func:`evaluate`; one with a threshold only at that one.
+    """
+
+    name: str
+    method: str
+    region: int
+    threshold: float | None = None
+
+
+def main_variants(methods: Iterable[str], region: int, *, ablation: bool = False) -> list[Variant]:
+    """The variants reported for ``methods`` at region ``region`` (see module doc)."""
+    out: list[Variant] = []
+    for m in methods:
+        if m not in METHODS:
+            raise InputError(f"--methods: unknown method {m!r}; choose from {', '.join(METHODS)}")
+        out.append(Variant(m, m, 1 if m == "cam" else region))
+    if ablation and region > 1:
+        out.append(Variant(f"cam_r{region}", "cam", region))
+        out += [Variant(f"{m}_r1", m, 1) for m in ("infocam", "infocam+") if m in methods]
+    return out
+
+
+def _iter_thresholds(thresholds: float | Sequence[float]) -> list[float]:
+    ts = [thresholds] if isinstance(thresholds, (int, float)) else list(thresholds)
+    for t in ts:
+        if not (0.0 <= float(t) <= 1.0) or math.isnan(float(t)):
+            raise InputError(f"--threshold must lie in [0, 1]; got {t}")
+    return [float(t) for t in ts]
+
+
+@torch.no_grad()
+def evaluate(
+    model: nn.Module,
+    loader: Iterable[dict],
+    *,
+    variants: Sequence[Variant],
+    thresholds: float | Sequence[float] = 0.2,
+    padding: str = "same",
+    max_box_acc: bool = True,
+    cam_curve_step: float = 0.01,
+    iou: float = 0.5,
+    pxap: bool = False,
+    device: str | torch.device = "cpu",
+    progress: bool = True,
+    reduce: Callable[[Tensor], Tensor] | None = None,
+    on_batch: Callable[[dict, object, dict[str, Tensor]], None] | None = None,
+    extractor: CAMExtractor | None = None,
+) -> dict:
+    """Score every variant at every threshold over ``loader``.
+
+    Batches are dicts from :func:`infocam.data.collate`: ``image`` (B, C, H, W),
+    ``label`` (B,), ``boxes`` (list of (N_i, 4) in pixels of the image).
+    Maps are resized to the image size before boxes are taken.
+
+    Returns ``{"classification": {"top1", "top5"}, "methods": {name: metrics
+    at the first threshold}, "thresholds": {name: {t: metrics}}, "count": N}``
+    (the per-threshold table only when more than one threshold is given).
+    ``reduce`` (e.g. an all-reduce sum across ranks) is applied to each
+    meter's raw counts before computing percentages. ``on_batch(batch,
+    result, maps)`` sees each batch's extractor result and GT-class maps
+    (used for galleries).
+    """
+    ts = _iter_thresholds(thresholds)
+    if not variants:
+        raise InputError("no method to evaluate: pass at least one of --methods")
+    extractor = extractor or CAMExtractor(model)
+    per_variant = {v.name: ts if v.threshold is None else _iter_thresholds(v.threshold) for v in variants}
+    if len(per_variant) != len(variants):
+        raise InputError("variant names must be unique")
+    meters: dict[tuple[str, float], WSOLMeter] = {}
+    for v in variants:
+        for i, t in enumerate(per_variant[v.name]):
+            meters[(v.name, t)] = WSOLMeter(
+                threshold=t, iou=iou, max_box_acc=max_box_acc and i == 0, cam_curve_step=cam_curve_step,
+                pxap=pxap,
+            )
+    count = 0
+    bar = tqdm(loader, desc="evaluate", unit="batch", disable=not progress, leave=False)
+    for batch in bar:
+        images = batch["image"].to(device, non_blocking=True)
+        labels = torch.as_tensor(batch["label"]).to(device)
+        res = extractor(images, methods=(), targets=labels)
+        size = tuple(images.shape[-2:])
+        # each variant's maps are resized to the image once, then shared by its meters
+        maps = {
+            v.name: resize_maps(
+                cam_maps(
+                    res.features, extractor.fc.weight, labels, method=v.method, region=v.region,
+                    logits=res.logits, padding=padding,
+                ),
+                size,
+            )
+            for v in variants
+        }
+        masks = batch.get("mask")
+        for (name, _t), meter in meters.items():
+            meter.update(maps[name], batch["boxes"], logits=res.logits, labels=labels, masks=masks)
+        if on_batch is not None:
+            on_batch(batch, res, maps)
+        count += images.shape[0]
+    if count == 0:
+        raise InputError("the evaluation set is empty: no image to evaluate")
+    if reduce is not None:
+        for meter in meters.values():
+            meter.load_counts(reduce(meter.to_tensor()))
+    results = {v.name: meters[(v.name, per_variant[v.name][0])].compute() for v in variants}
+    any_result = next(iter(results.values()))
+    out = {
+        "classification": {"top1": any_result["top1_cls"], "top5": any_result["top5_cls"]},
+        "methods": {
+            name: {k: r[k] for k in r if k not in ("top1_cls", "top5_cls")} for name, r in results.items()
+        },
+        "count": int(any_result.get("count", count)),
+    }
+    sweeps = {
+        v.name: {f"{t:g}": meters[(v.name, t)].compute()["gt_known_loc"] for t in per_variant[v.name]}
+        for v in variants
+        if len(per_variant[v.name]) > 1
+    }
+    if sweeps:
+        out["thresholds"] = sweeps
+    return out
+
+
+def evaluate_checkpoint(
+    checkpoint: str,
+    *,
+    data_root: str | None = None,
+    data_format: str | None = None,
+    split: str = "test",
+    methods: Sequence[str] = METHODS,
+    region: int | None = None,
+    padding: str = "same",
+    threshold: float = 0.2,
+    max_box_acc: bool = False,
+    cam_curve_step: float = 0.01,
+    ablation: bool = False,
+    batch_size: int = 64,
+    workers: int = 2,
+    device: str = "auto",
+    progress: bool = True,
+    json_out: str | None = None,
+) -> dict | None:
+    """Evaluate a checkpoint of ``infocam train`` on a split of its dataset.
+
+    Runs under ``torchrun`` too: each rank takes every ``world``-th image (no
+    padding, so no image is counted twice) and the raw counts are summed
+    across ranks. Returns the result on rank 0 (after writing ``json_out``
+    atomically) and ``None`` on the other ranks.
+    """
+    from torch.utils.data import DataLoader, Subset
+
+    from infocam.data import build_dataset, collate
+    from infocam.engine import distributed as D
+    from infocam.engine.checkpoint import load_checkpoint
+    from infocam.fileio import atomic_write_json
+
+    if batch_size < 1:
+        raise InputError(f"--batch-size must be >= 1; got {batch_size}")
+    if workers < 0:
+        raise InputError(f"--workers must be >= 0; got {workers}")
+    ctx = D.init_distributed(device)
+    try:
+        model, cfg, _meta = load_checkpoint(checkpoint, ctx.device)
+        data_cfg = dict(cfg.get("data") or {})
+        if data_root is not None:
+            data_cfg["root"] = data_root
+        if data_format is not None:
+            data_cfg["format"] = data_format
+        if not data_cfg.get("format") or not data_cfg.get("root"):
+            raise InputError(
+                f"{checkpoint}: its config names no dataset; pass --data ROOT and --format"
+            )
+        dataset = build_dataset(data_cfg, split, train=False)
+        if ctx.world_size > 1:
+            dataset = Subset(dataset, range(ctx.rank, len(dataset), ctx.world_size))
+        loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=workers,
+                            collate_fn=collate, pin_memory=ctx.device.type == "cuda")
+        r = region if region is not None else int((cfg.get("evaluate") or {}).get("region", 1))
+        variants = main_variants(methods, r, ablation=ablation)
+        result = evaluate(
+            model, loader, variants=variants, thresholds=threshold, padding=padding, max_box_acc=max_box_acc,
+            cam_curve_step=cam_curve_step, device=ctx.device, progress=progress and ctx.is_main,
+            reduce=D.all_reduce_sum if ctx.world_size > 1 else None,
+        )
+        model_cfg = cfg.get("model", {})
+        result["config"] = {
+            "checkpoint": str(checkpoint),
+            "model": model_cfg.get("name"),
+            "adl": bool(model_cfg.get("adl", False)),
+            "num_classes": model_cfg.get("num_classes"),
+            "dataset": data_cfg.get("format"),
+            "data_root": str(data_cfg.get("root")),
+            "split": split,
+            "region": r,
+            "padding": padding,
+            "threshold": threshold,
+            "max_box_acc": max_box_acc,
+            "cam_curve_step": cam_curve_step,
+            "ablation": ablation,
+            "world_size": ctx.world_size,
+        }
+        if not ctx.is_main:
+            return None
+        if json_out:
+            atomic_write_json(json_out, result)
+        return result
+    finally:
+        D.cleanup(ctx)

@@ -1,0 +1,61 @@
+"""Small file-safety helpers: atomic writes and output-directory checks.
+
+A file written with :func:`atomic_write_text` / :func:`atomic_write_json` is
+either the old version or the complete new one, never a half-written mix:
+the data goes to a temporary file in the same directory, is flushed and
+fsynced, then renamed over the target (``os.replace`` is atomic on POSIX).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from infocam.errors import InputError
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def atomic_write_text(path: str | Path, text: str) -> Path:
+    return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_json(path: str | Path, obj: Any) -> Path:
+    return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+
+
+def prepare_output_dir(path: str | Path, *, overwrite: bool = False, what: str = "--out") -> Path:
+    """Create ``path`` or accept it empty; a non-empty one needs ``overwrite``.
+
+    With ``overwrite`` the directory's files are left in place and replaced
+    one by one as the new run writes them (nothing is deleted wholesale).
+    """
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise InputError(f"{what} {path} exists and is not a directory")
+    if path.is_dir() and any(path.iterdir()) and not overwrite:
+        raise InputError(f"{what} {path} is not empty; pass --overwrite to replace its results")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except PermissionError as exc:
+        raise InputError(f"{what} {path} cannot be created: permission denied") from exc
+    if not os.access(path, os.W_OK):
+        raise InputError(f"{what} {path} is not writable")
+    return path
