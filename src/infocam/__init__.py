@@ -13,17 +13,25 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from infocam import losses
+from infocam.boxes import all_component_boxes, box_iou, boxes_from_maps
 from infocam.errors import InputError
 from infocam.extract import CAMExtractor, CAMResult
 from infocam.maps import METHODS, cam_maps, normalize_maps, region_sum, resize_maps
+from infocam.metrics import WSOLMeter
 
 __all__ = [
     "METHODS",
     "CAMExtractor",
     "CAMResult",
     "InputError",
+    "WSOLMeter",
     "__version__",
+    "all_component_boxes",
+    "box_iou",
+    "boxes_from_maps",
     "cam_maps",
+    "losses",
     "normalize_maps",
     "region_sum",
     "resize_maps",
