@@ -1,0 +1,256 @@
+"""From maps to boxes, and box IoU.
+
+Conventions (``docs/conventions.md``): a box is ``(x0, y0, x1, y1)`` in
+half-open pixel edges, covering columns ``x0 .. x1-1`` and rows
+``y0 .. y1-1``; area ``(x1 - x0) * (y1 - y0)``; no component gives the empty
+box ``(0, 0, 0, 0)``, which scores IoU 0 against everything.
+
+Map -> box (:func:`boxes_from_maps`):
+
+1. resize the (B, h, w) maps to ``size`` = (H, W), bicubic
+   (:func:`infocam.maps.resize_maps`), when ``size`` is given;
+2. min-max normalise each map to [0, 1] (:func:`infocam.maps.normalize_maps`;
+   a constant or non-finite map becomes all zeros);
+3. foreground = normalised value ``>= threshold`` AND ``> 0``;
+4. 8-connected components; ``largest="pixels"`` (default) keeps the one with
+   the most pixels, ties going to the component whose first pixel comes
+   first in raster order; ``largest="contour_area"`` reproduces the paper's
+   code: among the contours of ``cv2.findContours(RETR_TREE,
+   CHAIN_APPROX_SIMPLE)``, the first one of largest polygon area
+   (``cv2.contourArea``), whose ``boundingRect`` gives the box. The two
+   disagree on thin shapes: a one-pixel-wide line has polygon area 0;
+5. the component's tight box.
+
+The threshold sweep of MaxBoxAccV2 lives in :mod:`infocam.sweep`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+import torch
+from torch import Tensor
+
+from infocam.maps import normalize_maps, resize_maps
+
+LARGEST: tuple[str, ...] = ("pixels", "contour_area")
+
+
+# ----------------------------------------------------------------------------
+# Argument checks
+# ----------------------------------------------------------------------------
+
+
+def _check_maps(maps: Tensor, name: str = "maps") -> Tensor:
+    if not isinstance(maps, Tensor) or maps.dim() != 3:
+        shape = tuple(maps.shape) if isinstance(maps, Tensor) else type(maps).__name__
+        raise ValueError(f"{name} must be a 3-D tensor (B, h, w); got {shape}")
+    if maps.shape[1] == 0 or maps.shape[2] == 0:
+        raise ValueError(f"{name} must have non-empty maps; got shape {tuple(maps.shape)}")
+    return maps
+
+
+def check_threshold(threshold: float) -> float:
+    """Validate a map threshold in [0, 1]."""
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)):
+        raise ValueError(f"threshold must be a number in [0, 1]; got {threshold!r}")
+    if not 0.0 <= float(threshold) <= 1.0:
+        raise ValueError(f"threshold must lie in [0, 1]; got {threshold!r}")
+    return float(threshold)
+
+
+def check_size(size: Sequence[int] | None) -> tuple[int, int] | None:
+    """Validate an (H, W) pair of positive ints (or None)."""
+    if size is None:
+        return None
+    ok = isinstance(size, (tuple, list)) and len(size) == 2
+    ok = ok and all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s > 0 for s in size)
+    if not ok:
+        raise ValueError(f"size must be a pair (H, W) of positive ints; got {size!r}")
+    return int(size[0]), int(size[1])
+
+
+def check_largest(largest: str) -> str:
+    """Validate the largest-component rule."""
+    if largest not in LARGEST:
+        raise ValueError(f"largest must be one of {LARGEST}; got {largest!r}")
+    return largest
+
+
+def _check_boxes(boxes: Tensor, name: str) -> Tensor:
+    if not isinstance(boxes, Tensor) or boxes.dim() != 2 or boxes.shape[1] != 4:
+        shape = tuple(boxes.shape) if isinstance(boxes, Tensor) else type(boxes).__name__
+        raise ValueError(f"{name} must be a (N, 4) tensor of boxes (x0, y0, x1, y1); got {shape}")
+    return boxes
+
+
+# ----------------------------------------------------------------------------
+# Map -> foreground masks -> boxes
+# ----------------------------------------------------------------------------
+
+
+def normalized_maps(maps: Tensor, size: Sequence[int] | None = None) -> Tensor:
+    """Steps 1-2: resize (bicubic, when ``size`` is given) and min-max normalise, float32."""
+    maps = _check_maps(maps)
+    size = check_size(size)
+    x = maps.float()
+    if size is not None:
+        x = resize_maps(x, size)
+    return normalize_maps(x)
+
+
+def foreground_masks(normalized: Tensor, threshold: float = 0.2) -> np.ndarray:
+    """Step 3: uint8 masks (B, H, W) on the CPU, 1 where ``value >= threshold`` and ``> 0``."""
+    threshold = check_threshold(threshold)
+    fg = (normalized >= threshold) & (normalized > 0)
+    return fg.to(torch.uint8).cpu().numpy()
+
+
+def _largest_by_pixels(mask: np.ndarray) -> tuple[int, int, int, int]:
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    if n <= 1:
+        return (0, 0, 0, 0)
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    winners = np.flatnonzero(areas == areas.max()) + 1
+    if winners.size > 1:  # tie: first pixel in raster order (cv2's label order need not be)
+        flat = labels.ravel()
+        first = [int(np.argmax(flat == lab)) for lab in winners]
+        label = int(winners[int(np.argmin(first))])
+    else:
+        label = int(winners[0])
+    x, y, w, h = stats[label, :4]
+    return (int(x), int(y), int(x + w), int(y + h))
+
+
+def _largest_by_contour_area(mask: np.ndarray) -> tuple[int, int, int, int]:
+    contours = cv2.findContours(mask, cv2.RETR_TREE, cv2.CHAIN_APPROX_SIMPLE)[0]
+    if len(contours) == 0:
+        return (0, 0, 0, 0)
+    c = max(contours, key=cv2.contourArea)  # first of the largest, as the paper's code
+    x, y, w, h = cv2.boundingRect(c)
+    return (x, y, x + w, y + h)
+
+
+def boxes_from_masks(masks: np.ndarray, largest: str = "pixels") -> np.ndarray:
+    """Steps 4-5 on uint8 masks (B, H, W): one half-open box per mask, (B, 4) int64."""
+    largest = check_largest(largest)
+    pick = _largest_by_pixels if largest == "pixels" else _largest_by_contour_area
+    out = np.zeros((masks.shape[0], 4), dtype=np.int64)
+    for i in range(masks.shape[0]):
+        out[i] = pick(np.ascontiguousarray(masks[i], dtype=np.uint8))
+    return out
+
+
+def boxes_from_maps(
+    maps: Tensor,
+    *,
+    threshold: float = 0.2,
+    size: Sequence[int] | None = None,
+    largest: str = "pixels",
+) -> Tensor:
+    """One box per map: the tight box of its largest foreground component.
+
+    Args:
+        maps: (B, h, w) maps, any float dtype and device (raw; normalised here).
+        threshold: foreground is normalised value ``>= threshold`` (and > 0).
+        size: (H, W) to resize to first (bicubic), e.g. the network input size.
+        largest: ``"pixels"`` (most pixels; ties to the first in raster order)
+            or ``"contour_area"`` (the paper code's largest ``cv2.contourArea``).
+
+    Returns:
+        (B, 4) float32 half-open boxes ``(x0, y0, x1, y1)`` on ``maps.device``,
+        in pixels of ``size`` (or of the maps); ``(0, 0, 0, 0)`` when no pixel
+        is foreground.
+    """
+    largest = check_largest(largest)
+    masks = foreground_masks(normalized_maps(maps, size), threshold)
+    boxes = boxes_from_masks(masks, largest)
+    return torch.from_numpy(boxes).to(device=maps.device, dtype=torch.float32)
+
+
+def largest_contour_box(
+    maps: Tensor, *, threshold: float = 0.2, size: Sequence[int] | None = None
+) -> Tensor:
+    """:func:`boxes_from_maps` with ``largest="contour_area"`` (the paper code's choice)."""
+    return boxes_from_maps(maps, threshold=threshold, size=size, largest="contour_area")
+
+
+def all_component_boxes(
+    maps: Tensor, *, threshold: float = 0.2, size: Sequence[int] | None = None
+) -> list[Tensor]:
+    """The tight box of EVERY 8-connected foreground component, per map.
+
+    ``maps`` is either (B, h, w) float maps (resized, normalised and
+    thresholded as in :func:`boxes_from_maps`) or (B, H, W) bool / uint8
+    masks (nonzero = foreground; ``threshold`` and ``size`` then unused).
+
+    Returns:
+        A list of B float32 tensors (K_i, 4) on ``maps.device``, half-open
+        boxes in label order of ``cv2.connectedComponentsWithStats``; K_i = 0
+        when there is no foreground.
+    """
+    maps = _check_maps(maps)
+    if maps.dtype in (torch.bool, torch.uint8):
+        masks = (maps != 0).to(torch.uint8).cpu().numpy()
+    else:
+        masks = foreground_masks(normalized_maps(maps, size), threshold)
+    out = []
+    for mask in masks:
+        n, _, stats, _ = cv2.connectedComponentsWithStats(np.ascontiguousarray(mask), connectivity=8)
+        x, y, w, h = (stats[1:, k].astype(np.int64) for k in range(4))
+        boxes = np.stack([x, y, x + w, y + h], axis=1) if n > 1 else np.zeros((0, 4), np.int64)
+        out.append(torch.from_numpy(boxes).to(device=maps.device, dtype=torch.float32))
+    return out
+
+
+# ----------------------------------------------------------------------------
+# IoU
+# ----------------------------------------------------------------------------
+
+
+def _iou_dtype(a: Tensor, b: Tensor) -> torch.dtype:
+    dtype = torch.promote_types(a.dtype, b.dtype)
+    return dtype if dtype in (torch.float32, torch.float64) else torch.float32
+
+
+def _area(boxes: Tensor) -> Tensor:
+    return (boxes[..., 2] - boxes[..., 0]).clamp(min=0) * (boxes[..., 3] - boxes[..., 1]).clamp(min=0)
+
+
+def _ratio(inter: Tensor, union: Tensor) -> Tensor:
+    ok = union > 0
+    return torch.where(ok, inter / torch.where(ok, union, torch.ones_like(union)), torch.zeros_like(inter))
+
+
+def box_iou(a: Tensor, b: Tensor) -> Tensor:
+    """IoU of every pair, half-open boxes: (N, 4) x (M, 4) -> (N, M).
+
+    Both overlaps are clamped at 0 (disjoint boxes score 0); a zero-area box
+    (or an inverted one) scores 0 against everything, and no NaN ever
+    appears. Computed in float32 (float64 if an input is float64), on
+    ``a.device``. Symmetric; 1 for a positive-area box against itself.
+    """
+    a, b = _check_boxes(a, "a"), _check_boxes(b, "b")
+    dtype = _iou_dtype(a, b)
+    a = a.to(dtype)
+    b = b.to(device=a.device, dtype=dtype)
+    w = (torch.minimum(a[:, None, 2], b[None, :, 2]) - torch.maximum(a[:, None, 0], b[None, :, 0])).clamp(min=0)
+    h = (torch.minimum(a[:, None, 3], b[None, :, 3]) - torch.maximum(a[:, None, 1], b[None, :, 1])).clamp(min=0)
+    inter = w * h
+    return _ratio(inter, _area(a)[:, None] + _area(b)[None, :] - inter)
+
+
+def box_iou_pairwise(a: Tensor, b: Tensor) -> Tensor:
+    """IoU of matching rows: (N, 4) x (N, 4) -> (N,); same rules as :func:`box_iou`."""
+    a, b = _check_boxes(a, "a"), _check_boxes(b, "b")
+    if a.shape[0] != b.shape[0]:
+        raise ValueError(f"a and b must have the same number of boxes; got {a.shape[0]} and {b.shape[0]}")
+    dtype = _iou_dtype(a, b)
+    a = a.to(dtype)
+    b = b.to(device=a.device, dtype=dtype)
+    w = (torch.minimum(a[:, 2], b[:, 2]) - torch.maximum(a[:, 0], b[:, 0])).clamp(min=0)
+    h = (torch.minimum(a[:, 3], b[:, 3]) - torch.maximum(a[:, 1], b[:, 1])).clamp(min=0)
+    inter = w * h
+    return _ratio(inter, _area(a) + _area(b) - inter)

@@ -1,0 +1,350 @@
+"""Streaming WSOL and classification metrics.
+
+:class:`WSOLMeter` accumulates integer counts only, so its memory does not
+grow with the number of images, and every accuracy is the final
+``hits / count`` in percent (0-100), never an average of per-batch numbers.
+For distributed evaluation, sum the raw counts of all ranks before
+:meth:`WSOLMeter.compute`::
+
+    t = meter.to_tensor().to(device)
+    torch.distributed.all_reduce(t)          # SUM
+    meter.load_counts(t)
+    result = meter.compute()
+
+Metrics (``docs/conventions.md``, ``PROTOCOL.md`` section 3):
+
+* ``gt_known_loc``: the single-threshold box (:func:`infocam.boxes.boxes_from_maps`
+  of the ground-truth class map) has IoU >= ``iou`` with some GT box.
+* ``top1_loc`` / ``top5_loc``: the label is the top-1 / among the top-k
+  (k = min(5, M)) logits AND the GT-known hit. ``top1_cls`` / ``top5_cls``:
+  plain classification accuracy. Present when logits were given.
+* ``max_box_acc``: {d: max over t of the hit rate} for d in ``iou_thresholds``,
+  the sweep reproducing wsolevaluation (:mod:`infocam.sweep`);
+  ``best_threshold``: {d: the first t reaching it}; ``max_box_acc_v2``: the
+  mean over d. Thresholds ``np.arange(0, 1, cam_curve_step)``.
+* ``pxap``: pixel average precision (see :class:`PxAPCounter`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from infocam.boxes import (
+    box_iou,
+    boxes_from_masks,
+    check_largest,
+    check_size,
+    check_threshold,
+    foreground_masks,
+    normalized_maps,
+)
+from infocam.sweep import IOU_THRESHOLDS, fast_sweep, reference_sweep
+
+SWEEPS = {"fast": fast_sweep, "reference": reference_sweep}
+
+
+def topk_correct(logits: Tensor, labels: Tensor, ks: Sequence[int] = (1, 5)) -> Tensor:
+    """(B, len(ks)) bool: is ``labels[i]`` among the top-k logits of row i (k capped at M)?"""
+    if not isinstance(logits, Tensor) or logits.dim() != 2 or logits.shape[1] == 0:
+        shape = tuple(logits.shape) if isinstance(logits, Tensor) else type(logits).__name__
+        raise ValueError(f"logits must be a (B, M) tensor; got {shape}")
+    b, m = logits.shape
+    if not isinstance(labels, Tensor) or labels.dim() != 1 or labels.shape[0] != b:
+        shape = tuple(labels.shape) if isinstance(labels, Tensor) else type(labels).__name__
+        raise ValueError(f"labels must be a (B,) tensor with B={b}; got {shape}")
+    if labels.is_floating_point() or labels.dtype == torch.bool:
+        raise ValueError(f"labels must be integer class indices; got dtype {labels.dtype}")
+    if b and (int(labels.min()) < 0 or int(labels.max()) >= m):
+        raise ValueError(f"labels must lie in [0, {m - 1}] (M={m} logits)")
+    kmax = min(max(ks), m)
+    top = logits.float().topk(kmax, dim=1).indices.cpu()
+    hit = top == labels.cpu().long()[:, None]  # (B, kmax)
+    return torch.stack([hit[:, : min(k, m)].any(dim=1) for k in ks], dim=1)
+
+
+class PxAPCounter:
+    """Streaming PxAP, exactly as wsolevaluation's ``MaskEvaluator``.
+
+    Thresholds ``t = np.arange(0, 1, step)``; bin edges are those plus
+    ``[1, 2, 3]`` (so a score of exactly 1 falls in ``[1, 2)``); per bin, the
+    counts of positive (mask == 1) and negative (mask == 0) pixels of the
+    normalised map (other mask values, e.g. wsolevaluation's 255 "ignore",
+    are left out), summed over images (``np.histogram`` semantics). At
+    compute, from the highest bin down: ``tp`` / ``fp`` = cumulative
+    positives / negatives scoring at or above the bin's left edge,
+    ``precision = tp / (tp + fp)``, ``recall = tp / P`` and
+
+        PxAP = 100 * sum((precision[1:] * diff(recall))[(tp + fp)[1:] != 0])
+
+    (bins with no pixel at or above them are skipped, as wsolevaluation
+    does). Where wsolevaluation raises (no positive pixel, or no pixel at
+    all), this returns NaN.
+    """
+
+    def __init__(self, step: float = 0.01) -> None:
+        if not isinstance(step, (int, float)) or isinstance(step, bool) or not 0 < step <= 1:
+            raise ValueError(f"cam_curve_step must be in (0, 1]; got {step!r}")
+        self.thresholds = np.arange(0, 1, step)
+        self.edges = np.append(self.thresholds, [1.0, 2.0, 3.0])
+        self.n_bins = self.edges.size - 1
+        self.positive = np.zeros(self.n_bins, dtype=np.int64)
+        self.negative = np.zeros(self.n_bins, dtype=np.int64)
+
+    def update(self, normalized: np.ndarray, masks: np.ndarray) -> None:
+        """Add (B, H, W) normalised maps in [0, 1] with masks of the same shape."""
+        bins = np.searchsorted(self.edges, normalized.astype(np.float64).ravel(), side="right") - 1
+        bins = np.minimum(bins, self.n_bins - 1)
+        m = masks.ravel()
+        self.positive += np.bincount(bins[m == 1], minlength=self.n_bins)
+        self.negative += np.bincount(bins[m == 0], minlength=self.n_bins)
+
+    def compute(self) -> float:
+        """PxAP in percent; NaN when no positive pixel was seen."""
+        tp = self.positive[::-1].cumsum().astype(np.float64)
+        fp = self.negative[::-1].cumsum().astype(np.float64)
+        total = tp[-1]
+        if total <= 0:
+            return float("nan")
+        denom = tp + fp
+        nonzero = denom != 0
+        precision = np.divide(tp, denom, out=np.zeros_like(tp), where=nonzero)
+        recall = tp / total
+        return float((precision[1:] * np.diff(recall))[nonzero[1:]].sum() * 100)
+
+
+class WSOLMeter:
+    """Streaming WSOL accumulator: GT-known / Top-1 / Top-5 Loc, Cls, MaxBoxAccV2, PxAP.
+
+    Args:
+        size: (H, W) at which maps are scored (e.g. 224 x 224); maps are
+            resized to it (bicubic) before normalisation. ``None``: as given.
+        threshold: the single map threshold for the GT-known box (0.2).
+        iou: the IoU needed for a GT-known hit (0.5).
+        max_box_acc: run the MaxBoxAccV2 sweep.
+        iou_thresholds: the sweep's IoU levels in percent (30, 50, 70).
+        cam_curve_step: the sweep's / PxAP's threshold step (wsolevaluation's
+            ``cam_curve_interval``; its default is 0.001).
+        pxap: accumulate PxAP (needs ``masks`` in every update).
+        sweep: ``"fast"`` or ``"reference"`` (identical numbers; the
+            reference is the plain ``findContours`` loop).
+        largest: single-box rule, ``"pixels"`` or ``"contour_area"``
+            (see :mod:`infocam.boxes`).
+    """
+
+    _SCALARS = ("count", "cls_count", "gt_known", "top1_loc", "top5_loc", "top1_cls", "top5_cls")
+
+    def __init__(
+        self,
+        *,
+        size: Sequence[int] | None = None,
+        threshold: float = 0.2,
+        iou: float = 0.5,
+        max_box_acc: bool = True,
+        iou_thresholds: Sequence[float] = IOU_THRESHOLDS,
+        cam_curve_step: float = 0.01,
+        pxap: bool = False,
+        sweep: str = "fast",
+        largest: str = "pixels",
+    ) -> None:
+        self.size = check_size(size)
+        self.threshold = check_threshold(threshold)
+        if isinstance(iou, bool) or not isinstance(iou, (int, float)) or not 0 <= iou <= 1:
+            raise ValueError(f"iou must be a number in [0, 1]; got {iou!r}")
+        self.iou = float(iou)
+        if sweep not in SWEEPS:
+            raise ValueError(f"sweep must be one of {tuple(SWEEPS)}; got {sweep!r}")
+        self.sweep = sweep
+        self.largest = check_largest(largest)
+        d = tuple(iou_thresholds)
+        if not d or not all(isinstance(x, (int, float)) and 0 <= x <= 100 for x in d):
+            raise ValueError(f"iou_thresholds must be percentages in [0, 100]; got {iou_thresholds!r}")
+        self.iou_thresholds = d
+        if isinstance(cam_curve_step, bool) or not isinstance(cam_curve_step, (int, float)):
+            raise ValueError(f"cam_curve_step must be in (0, 1]; got {cam_curve_step!r}")
+        if not 0 < cam_curve_step <= 1:
+            raise ValueError(f"cam_curve_step must be in (0, 1]; got {cam_curve_step!r}")
+        self.cam_curve_step = float(cam_curve_step)
+        self.max_box_acc = bool(max_box_acc)
+        self.thresholds = np.arange(0, 1, self.cam_curve_step)
+        self.pxap = PxAPCounter(self.cam_curve_step) if pxap else None
+        self.reset()
+
+    # -- state ---------------------------------------------------------------
+
+    def reset(self) -> None:
+        """Zero every count."""
+        self.scalars = dict.fromkeys(self._SCALARS, 0)
+        self.sweep_hits = np.zeros((self.thresholds.size, len(self.iou_thresholds)), dtype=np.int64)
+        if self.pxap is not None:
+            self.pxap.positive[:] = 0
+            self.pxap.negative[:] = 0
+
+    def _arrays(self) -> list[np.ndarray]:
+        arrays = [np.array([self.scalars[k] for k in self._SCALARS], dtype=np.int64), self.sweep_hits.ravel()]
+        if self.pxap is not None:
+            arrays += [self.pxap.positive, self.pxap.negative]
+        return arrays
+
+    def to_tensor(self) -> Tensor:
+        """Every count in one float64 CPU tensor (exact below 2**53), to all-reduce with SUM.
+
+        Layout: the scalars ``count, cls_count, gt_known, top1_loc, top5_loc,
+        top1_cls, top5_cls``, then the sweep hits (thresholds x IoU levels,
+        row-major), then the PxAP positive and negative histograms.
+        """
+        return torch.from_numpy(np.concatenate(self._arrays()).astype(np.float64))
+
+    def load_counts(self, counts: Tensor) -> None:
+        """Set every count from a tensor laid out as :meth:`to_tensor` (e.g. after all-reduce)."""
+        flat = counts.detach().cpu().double().numpy().ravel() if isinstance(counts, Tensor) else np.ravel(counts)
+        expected = sum(a.size for a in self._arrays())
+        if flat.size != expected:
+            raise ValueError(f"counts must hold {expected} values for this meter's settings; got {flat.size}")
+        values = np.rint(flat).astype(np.int64)
+        n = len(self._SCALARS)
+        self.scalars = dict(zip(self._SCALARS, values[:n].tolist()))
+        k = self.sweep_hits.size
+        self.sweep_hits = values[n : n + k].reshape(self.sweep_hits.shape).copy()
+        if self.pxap is not None:
+            nb = self.pxap.n_bins
+            self.pxap.positive = values[n + k : n + k + nb].copy()
+            self.pxap.negative = values[n + k + nb :].copy()
+
+    from_tensor = load_counts
+
+    def merge(self, other: WSOLMeter) -> None:
+        """Add the counts of a meter with the same settings."""
+        if not isinstance(other, WSOLMeter) or other.to_tensor().shape != self.to_tensor().shape:
+            raise ValueError("other must be a WSOLMeter with the same settings")
+        self.load_counts(self.to_tensor() + other.to_tensor())
+
+    # -- accumulation --------------------------------------------------------
+
+    def update(
+        self,
+        maps: Tensor,
+        gt_boxes: Sequence[Tensor] | Tensor,
+        logits: Tensor | None = None,
+        labels: Tensor | None = None,
+        masks: Tensor | None = None,
+    ) -> None:
+        """Add a batch.
+
+        Args:
+            maps: (B, h, w) raw maps of the ground-truth class (any float
+                dtype / device); resized to ``size`` and normalised here.
+            gt_boxes: B tensors (N_i, 4) (or a (B, N, 4) tensor) of half-open
+                GT boxes in pixels of ``size``; a hit needs any one of them.
+            logits: (B, M) class scores, for Top-k Loc and Cls.
+            labels: (B,) ground-truth classes (needed with ``logits``).
+            masks: (B, H, W) GT masks at ``size`` for PxAP: 1 / True
+                foreground, 0 background, any other value ignored.
+        """
+        norm = normalized_maps(maps, self.size)  # validates maps
+        b, height, width = norm.shape
+        gts = _check_gt_boxes(gt_boxes, b)
+        correct = None
+        if logits is not None or labels is not None:
+            if logits is None or labels is None:
+                raise ValueError("logits and labels must be given together")
+            if isinstance(logits, Tensor) and logits.dim() == 2 and logits.shape[0] != b:
+                raise ValueError(f"logits must have B={b} rows (one per map); got {tuple(logits.shape)}")
+            correct = topk_correct(logits, labels, (1, 5))
+        if self.pxap is not None:
+            if masks is None:
+                raise ValueError("masks are required for PxAP (the meter was built with pxap=True)")
+            if not isinstance(masks, Tensor) or tuple(masks.shape) != (b, height, width):
+                shape = tuple(masks.shape) if isinstance(masks, Tensor) else type(masks).__name__
+                raise ValueError(f"masks must be a (B, H, W) = ({b}, {height}, {width}) tensor; got {shape}")
+
+        boxes = torch.from_numpy(boxes_from_masks(foreground_masks(norm, self.threshold), self.largest))
+        hit = torch.tensor([_any_hit(boxes[i], g, self.iou) for i, g in enumerate(gts)], dtype=torch.bool)
+        # float64, as wsolevaluation's score maps: u8 = trunc(exact score * 255)
+        need = self.max_box_acc or self.pxap is not None
+        scores = norm.cpu().numpy().astype(np.float64) if need else None
+        sweep_hits = np.zeros_like(self.sweep_hits)
+        if self.max_box_acc:
+            run = SWEEPS[self.sweep]
+            for i in range(b):
+                sweep_hits += run(scores[i], gts[i].numpy(), self.thresholds, self.iou_thresholds)
+
+        s = self.scalars
+        s["count"] += b
+        s["gt_known"] += int(hit.sum())
+        if correct is not None:
+            s["cls_count"] += b
+            s["top1_cls"] += int(correct[:, 0].sum())
+            s["top5_cls"] += int(correct[:, 1].sum())
+            s["top1_loc"] += int((correct[:, 0] & hit).sum())
+            s["top5_loc"] += int((correct[:, 1] & hit).sum())
+        self.sweep_hits += sweep_hits
+        if self.pxap is not None:
+            self.pxap.update(scores, masks.detach().cpu().numpy())
+
+    # -- results -------------------------------------------------------------
+
+    def compute(self) -> dict:
+        """Percentages (0-100) of everything accumulated so far, and ``count``.
+
+        Keys: ``count``, ``gt_known_loc``; with logits ``top1_loc``,
+        ``top5_loc``, ``top1_cls``, ``top5_cls``; with the sweep
+        ``max_box_acc`` ({d: %}), ``best_threshold`` ({d: t}),
+        ``max_box_acc_v2``; with PxAP ``pxap``. NaN when nothing was counted.
+        """
+        s = self.scalars
+        n = s["count"]
+
+        def pct(hits: int, count: int) -> float:
+            return 100.0 * hits / count if count else float("nan")
+
+        out: dict = {"count": n, "gt_known_loc": pct(s["gt_known"], n)}
+        if s["cls_count"]:
+            c = s["cls_count"]
+            out.update(
+                top1_loc=pct(s["top1_loc"], c),
+                top5_loc=pct(s["top5_loc"], c),
+                top1_cls=pct(s["top1_cls"], c),
+                top5_cls=pct(s["top5_cls"], c),
+            )
+        if self.max_box_acc:
+            acc = self.sweep_hits * 100.0 / n if n else np.full(self.sweep_hits.shape, np.nan)
+            best = acc.argmax(axis=0) if n else np.zeros(acc.shape[1], dtype=np.int64)
+            out["max_box_acc"] = {d: float(acc[best[j], j]) for j, d in enumerate(self.iou_thresholds)}
+            out["best_threshold"] = {d: float(self.thresholds[best[j]]) for j, d in enumerate(self.iou_thresholds)}
+            out["max_box_acc_v2"] = float(np.mean(list(out["max_box_acc"].values())))
+        if self.pxap is not None:
+            out["pxap"] = self.pxap.compute()
+        return out
+
+
+def _any_hit(box: Tensor, gt: Tensor, iou: float) -> bool:
+    """Does the (4,) box reach IoU >= ``iou`` with any row of ``gt`` (N, 4)?"""
+    return gt.shape[0] > 0 and bool((box_iou(box[None].double(), gt) >= iou).any())
+
+
+def _check_gt_boxes(gt_boxes: Sequence[Tensor] | Tensor, batch: int) -> list[Tensor]:
+    """B float64 CPU tensors (N_i, 4)."""
+    if isinstance(gt_boxes, Tensor):
+        if gt_boxes.dim() != 3 or gt_boxes.shape[-1] != 4:
+            raise ValueError(f"gt_boxes as a tensor must be (B, N, 4); got {tuple(gt_boxes.shape)}")
+        gt_boxes = list(gt_boxes)
+    if not isinstance(gt_boxes, (list, tuple)) or len(gt_boxes) != batch:
+        n = len(gt_boxes) if isinstance(gt_boxes, (list, tuple)) else type(gt_boxes).__name__
+        raise ValueError(f"gt_boxes must be a list of B={batch} tensors (N_i, 4); got {n}")
+    out = []
+    for i, g in enumerate(gt_boxes):
+        g = torch.as_tensor(g).detach().cpu().double()
+        if g.numel() == 0:
+            g = g.reshape(0, 4)
+        if g.dim() == 1 and g.shape[0] == 4:
+            g = g[None]
+        if g.dim() != 2 or g.shape[1] != 4:
+            raise ValueError(f"gt_boxes[{i}] must have shape (N, 4) (x0, y0, x1, y1); got {tuple(g.shape)}")
+        if not torch.isfinite(g).all():
+            raise ValueError(f"gt_boxes[{i}] must be finite")
+        out.append(g)
+    return out

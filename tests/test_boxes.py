@@ -1,0 +1,249 @@
+"""Boxes from maps, every-component boxes, and IoU (half-open pixel boxes)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from scipy import ndimage
+
+from infocam.boxes import (
+    all_component_boxes,
+    box_iou,
+    box_iou_pairwise,
+    boxes_from_maps,
+    largest_contour_box,
+)
+from infocam.maps import normalize_maps, resize_maps
+
+EIGHT = np.ones((3, 3), dtype=int)
+
+
+def t(a, dtype=torch.float32) -> torch.Tensor:
+    return torch.as_tensor(np.asarray(a), dtype=dtype)
+
+
+def scipy_largest_box(norm: np.ndarray, threshold: float) -> tuple[int, int, int, int]:
+    """Independent implementation: scipy labels components in raster order of first pixel."""
+    fg = (norm >= threshold) & (norm > 0)
+    lab, n = ndimage.label(fg, structure=EIGHT)
+    if n == 0:
+        return (0, 0, 0, 0)
+    counts = np.bincount(lab.ravel())[1:]
+    best = int(np.argmax(counts)) + 1  # first max = first in raster order
+    rows, cols = np.nonzero(lab == best)
+    return (cols.min(), rows.min(), cols.max() + 1, rows.max() + 1)
+
+
+# ----------------------------------------------------------------------------
+# boxes_from_maps
+# ----------------------------------------------------------------------------
+
+
+def test_box_of_the_largest_component_by_hand():
+    m = np.zeros((6, 8))
+    m[1:3, 1:3] = 1.0  # 4 pixels, columns 1-2, rows 1-2
+    m[3:6, 4:7] = 0.5  # 9 pixels, columns 4-6, rows 3-5
+    assert boxes_from_maps(t(m)[None]).tolist() == [[4.0, 3.0, 7.0, 6.0]]
+    # at threshold 0.6 only the first block remains
+    assert boxes_from_maps(t(m)[None], threshold=0.6).tolist() == [[1.0, 1.0, 3.0, 3.0]]
+
+
+def test_threshold_is_inclusive_and_zero_is_never_foreground():
+    m = t([[0.0, 0.2, 0.1, 1.0]])[None]  # normalised values are exactly these
+    assert boxes_from_maps(m, threshold=0.2).tolist() == [[1.0, 0.0, 2.0, 1.0]]  # 0.2 kept, ties: left
+    assert boxes_from_maps(t([[0.0, 0.2, 0.2, 1.0]])[None], threshold=0.2).tolist() == [[1.0, 0.0, 4.0, 1.0]]
+    # threshold 0: everything > 0 is foreground, but not the zero pixel
+    assert boxes_from_maps(t([[1.0, 0.0, 0.5]])[None], threshold=0.0).tolist() == [[0.0, 0.0, 1.0, 1.0]]
+
+
+def test_eight_connectivity_joins_diagonal_pixels():
+    m = np.zeros((5, 5))
+    m[0, 0] = m[1, 1] = m[2, 2] = 1.0
+    m[4, 0] = m[4, 1] = 1.0
+    assert boxes_from_maps(t(m)[None]).tolist() == [[0.0, 0.0, 3.0, 3.0]]
+
+
+def test_no_foreground_gives_the_empty_box():
+    maps = torch.stack([torch.full((4, 5), 3.0), torch.full((4, 5), float("nan")), torch.zeros(4, 5)])
+    assert boxes_from_maps(maps).tolist() == [[0.0] * 4] * 3
+
+
+def test_full_image_component():
+    m = np.arange(12.0).reshape(3, 4) + 10.0
+    m[:, 0] = 0.0  # the minimum column normalises to 0: never foreground
+    assert boxes_from_maps(t(m)[None], threshold=0.0).tolist() == [[1.0, 0.0, 4.0, 3.0]]
+    m2 = t(np.ones((3, 4)))
+    m2[0, 0] = 0.5
+    assert boxes_from_maps(m2[None], threshold=0.0).tolist() == [[0.0, 0.0, 4.0, 3.0]]
+
+
+def test_tie_goes_to_the_first_pixel_in_raster_order():
+    # two 2-pixel components: cv2 labels the one starting at (row 1, col 0)
+    # first (it scans 2x2 blocks), but raster order meets (row 0, col 5) first
+    m = np.zeros((4, 8))
+    m[1, 0] = m[2, 0] = 1.0
+    m[0, 5] = m[0, 6] = 1.0
+    assert boxes_from_maps(t(m)[None]).tolist() == [[5.0, 0.0, 7.0, 1.0]]
+
+
+def test_pixels_and_contour_area_disagree_on_a_thin_line():
+    m = np.zeros((8, 12))
+    m[1, 0:11] = 1.0  # a 1 x 11 line: 11 pixels, polygon area 0
+    m[4:7, 4:7] = 1.0  # a 3 x 3 blob: 9 pixels, polygon area 4
+    maps = t(m)[None]
+    assert boxes_from_maps(maps).tolist() == [[0.0, 1.0, 11.0, 2.0]]
+    assert boxes_from_maps(maps, largest="contour_area").tolist() == [[4.0, 4.0, 7.0, 7.0]]
+    assert largest_contour_box(maps).tolist() == [[4.0, 4.0, 7.0, 7.0]]
+
+
+def test_contour_area_agrees_on_ordinary_blobs():
+    m = np.zeros((10, 10))
+    m[1:4, 1:4] = 1.0
+    m[5:10, 2:9] = 0.8
+    maps = t(m)[None]
+    assert boxes_from_maps(maps).tolist() == boxes_from_maps(maps, largest="contour_area").tolist()
+    assert boxes_from_maps(maps).tolist() == [[2.0, 5.0, 9.0, 10.0]]
+
+
+def test_matches_an_independent_scipy_implementation():
+    rng = np.random.default_rng(0)
+    raw = torch.from_numpy(rng.standard_normal((12, 9, 11)).astype(np.float32))
+    for thr in (0.0, 0.2, 0.5, 0.8):
+        got = boxes_from_maps(raw, threshold=thr)
+        norm = normalize_maps(raw).numpy()
+        want = [scipy_largest_box(n, thr) for n in norm]
+        assert got.tolist() == [list(map(float, w)) for w in want]
+
+
+def test_size_resizes_bicubic_before_normalising():
+    rng = np.random.default_rng(1)
+    raw = torch.from_numpy(rng.standard_normal((5, 7, 7)).astype(np.float32))
+    got = boxes_from_maps(raw, size=(28, 21))
+    norm = normalize_maps(resize_maps(raw, (28, 21))).numpy()
+    assert got.tolist() == [list(map(float, scipy_largest_box(n, 0.2))) for n in norm]
+    assert (got[:, 2] <= 21).all() and (got[:, 3] <= 28).all()
+    # a single hot cell (row 1, column 2) of a 4x4 map covers columns 8..11
+    # and rows 4..7 at 16x16; its bicubic half-maximum region is that footprint
+    m = torch.zeros(1, 4, 4)
+    m[0, 1, 2] = 1.0
+    assert boxes_from_maps(m, size=(16, 16), threshold=0.5).tolist() == [[8.0, 4.0, 12.0, 8.0]]
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float64])
+def test_any_float_dtype(dtype):
+    m = np.zeros((6, 8))
+    m[1:3, 1:3] = 1.0
+    m[3:6, 4:7] = 0.5
+    out = boxes_from_maps(t(m, dtype)[None])
+    assert out.dtype == torch.float32 and out.device == torch.device("cpu")
+    assert out.tolist() == [[4.0, 3.0, 7.0, 6.0]]
+
+
+def test_bad_arguments_name_the_argument():
+    with pytest.raises(ValueError, match="maps"):
+        boxes_from_maps(torch.zeros(4, 4))
+    with pytest.raises(ValueError, match="threshold"):
+        boxes_from_maps(torch.zeros(1, 4, 4), threshold=1.5)
+    with pytest.raises(ValueError, match="threshold"):
+        boxes_from_maps(torch.zeros(1, 4, 4), threshold=-0.1)
+    for size in [(0, 4), (4,), (4.0, 4), (True, 4), 4]:
+        with pytest.raises(ValueError, match="size"):
+            boxes_from_maps(torch.zeros(1, 4, 4), size=size)
+    with pytest.raises(ValueError, match="largest"):
+        boxes_from_maps(torch.zeros(1, 4, 4), largest="area")
+
+
+# ----------------------------------------------------------------------------
+# all_component_boxes
+# ----------------------------------------------------------------------------
+
+
+def test_all_component_boxes_by_hand():
+    m = np.zeros((6, 8))
+    m[0, 0] = 1.0  # single pixel
+    m[2:4, 1:3] = 1.0
+    m[4, 3] = 1.0  # diagonal to (3, 2): same component
+    m[0:2, 5:8] = 0.5  # touches the border
+    (boxes,) = all_component_boxes(t(m)[None])
+    assert sorted(map(tuple, boxes.tolist())) == [(0, 0, 1, 1), (1, 2, 4, 5), (5, 0, 8, 2)]
+    (masks_boxes,) = all_component_boxes(torch.from_numpy(m > 0)[None])
+    assert sorted(map(tuple, masks_boxes.tolist())) == [(0, 0, 1, 1), (1, 2, 4, 5), (5, 0, 8, 2)]
+    # a higher threshold drops the 0.5 block
+    (high,) = all_component_boxes(t(m)[None], threshold=0.6)
+    assert sorted(map(tuple, high.tolist())) == [(0, 0, 1, 1), (1, 2, 4, 5)]
+
+
+def test_all_component_boxes_empty():
+    out = all_component_boxes(torch.zeros(2, 3, 3))
+    assert [b.shape for b in out] == [(0, 4), (0, 4)]
+
+
+# ----------------------------------------------------------------------------
+# IoU
+# ----------------------------------------------------------------------------
+
+
+def test_box_iou_by_hand():
+    a = t([[0, 0, 2, 2], [0, 0, 4, 4]])
+    b = t([[1, 1, 3, 3], [0, 0, 2, 2], [2, 2, 4, 4]])
+    # [0,2)^2 vs [1,3)^2: inter 1, union 7; [0,4)^2 vs [2,4)^2: 4 / 16
+    want = [[1 / 7, 1.0, 0.0], [4 / 16, 4 / 16, 4 / 16]]
+    assert torch.allclose(box_iou(a, b), t(want), atol=0, rtol=1e-6)
+
+
+def test_disjoint_boxes_score_zero_not_more_than_one():
+    # without the clamp, (-1) * (-1) would count as an overlap of 1
+    a, b = t([[0, 0, 2, 2]]), t([[3, 3, 4, 4]])
+    assert box_iou(a, b).item() == 0.0
+    assert box_iou_pairwise(a, b).item() == 0.0
+    # touching edges do not overlap
+    assert box_iou(t([[0, 0, 2, 2]]), t([[2, 0, 4, 2]])).item() == 0.0
+
+
+def test_zero_area_boxes_score_zero_and_never_nan():
+    z = t([[0, 0, 0, 0], [3, 3, 3, 5], [5, 5, 4, 4]])
+    out = box_iou(z, torch.cat([z, t([[0, 0, 10, 10]])]))
+    assert not torch.isnan(out).any()
+    assert (out == 0).all()
+
+
+def test_box_iou_symmetric_self_one_and_matches_an_independent_formula():
+    rng = np.random.default_rng(2)
+    xy = rng.integers(0, 50, (40, 2))
+    wh = rng.integers(1, 30, (40, 2))
+    boxes = t(np.concatenate([xy, xy + wh], 1), torch.float64)
+    iou = box_iou(boxes, boxes)
+    assert iou.dtype == torch.float64
+    assert torch.equal(iou, iou.T)
+    assert torch.equal(torch.diagonal(iou), torch.ones(40, dtype=torch.float64))
+    # independent: count pixels on a grid
+    for i in range(0, 40, 7):
+        for j in range(0, 40, 5):
+            ga = np.zeros((90, 90), bool)
+            gb = np.zeros((90, 90), bool)
+            x0, y0, x1, y1 = boxes[i].int().tolist()
+            ga[y0:y1, x0:x1] = True
+            x0, y0, x1, y1 = boxes[j].int().tolist()
+            gb[y0:y1, x0:x1] = True
+            want = (ga & gb).sum() / (ga | gb).sum()
+            assert iou[i, j].item() == pytest.approx(want, abs=1e-12)
+    assert torch.equal(box_iou_pairwise(boxes, boxes.flip(0)), torch.diagonal(iou.flip(1)))
+
+
+def test_box_iou_float_boxes_and_dtypes():
+    a = t([[0.5, 0.5, 2.5, 2.5]], torch.float16)
+    b = t([[1.5, 0.5, 3.5, 2.5]])
+    assert box_iou(a, b).dtype == torch.float32
+    assert box_iou(a, b).item() == pytest.approx(2 / 6)
+    assert box_iou(t([[0, 0, 2, 2]], torch.int64), t([[0, 0, 1, 2]], torch.int64)).item() == 0.5
+    assert box_iou(t([[0, 0, 1, 1]]), torch.zeros(0, 4)).shape == (1, 0)
+
+
+def test_box_iou_bad_shapes_name_the_argument():
+    with pytest.raises(ValueError, match="a must"):
+        box_iou(torch.zeros(4), torch.zeros(1, 4))
+    with pytest.raises(ValueError, match="b must"):
+        box_iou(torch.zeros(1, 4), torch.zeros(1, 3))
+    with pytest.raises(ValueError, match="same number"):
+        box_iou_pairwise(torch.zeros(2, 4), torch.zeros(1, 4))

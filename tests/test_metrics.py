@@ -1,0 +1,268 @@
+"""Streaming WSOL metrics, checked against counts worked out by hand."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from infocam.metrics import PxAPCounter, WSOLMeter, topk_correct
+
+
+def block_map(h, w, *blocks) -> torch.Tensor:
+    """A map that is 0 except ``value`` on rows y0:y1, columns x0:x1 for each (x0, y0, x1, y1, value)."""
+    m = torch.zeros(h, w)
+    for x0, y0, x1, y1, v in blocks:
+        m[y0:y1, x0:x1] = v
+    return m
+
+
+def batch_of_four():
+    """Four 8x8 maps whose single-threshold box is a known block, and their GT boxes.
+
+    0: box (1,1,4,4) = GT                          -> IoU 1, hit
+    1: box (0,0,2,2), GT (5,5,8,8)                 -> IoU 0, miss
+    2: box (4,0,8,4), GT [(0,4,2,8), (4,0,8,4)]    -> the second GT: hit
+    3: box (0,0,4,4), GT (0,0,4,2)                 -> IoU 8/16 = 0.5 exactly, hit
+    """
+    maps = torch.stack(
+        [
+            block_map(8, 8, (1, 1, 4, 4, 1.0)),
+            block_map(8, 8, (0, 0, 2, 2, 3.0)),
+            block_map(8, 8, (4, 0, 8, 4, 2.0), (0, 6, 1, 8, 0.1)),  # the faint block is below 20 %
+            block_map(8, 8, (0, 0, 4, 4, 1.0)),
+        ]
+    )
+    gts = [
+        torch.tensor([[1.0, 1, 4, 4]]),
+        torch.tensor([[5.0, 5, 8, 8]]),
+        torch.tensor([[0.0, 4, 2, 8], [4, 0, 8, 4]]),
+        torch.tensor([[0.0, 0, 4, 2]]),
+    ]
+    # label ranks: image 0 top-1, image 1 top-1, image 2 4th, image 3 6th
+    logits = torch.tensor(
+        [
+            [9.0, 1, 2, 3, 4, 5, 6],
+            [1.0, 9, 2, 3, 4, 5, 6],
+            [1.0, 2, 3.5, 3, 4, 5, 6],  # label 2: after 6, 5, 4 -> 4th
+            [1.0, 2, 3, 4, 5, 6, 7],  # label 1: after 7, 6, 5, 4, 3 -> 6th
+        ]
+    )
+    labels = torch.tensor([0, 1, 2, 1])
+    return maps, gts, logits, labels
+
+
+def test_gt_known_top1_top5_by_hand():
+    maps, gts, logits, labels = batch_of_four()
+    meter = WSOLMeter(max_box_acc=False)
+    meter.update(maps, gts, logits, labels)
+    r = meter.compute()
+    assert r["count"] == 4
+    assert r["gt_known_loc"] == 75.0  # images 0, 2, 3
+    assert r["top1_cls"] == 50.0  # images 0, 1
+    assert r["top5_cls"] == 75.0  # images 0, 1, 2
+    assert r["top1_loc"] == 25.0  # image 0 (image 1 is correct but misses)
+    assert r["top5_loc"] == 50.0  # images 0, 2
+    assert "max_box_acc" not in r and "pxap" not in r
+
+
+def test_iou_threshold_is_inclusive():
+    maps, gts, _, _ = batch_of_four()
+    strict = WSOLMeter(max_box_acc=False, iou=0.5000001)
+    strict.update(maps, gts)
+    assert strict.compute()["gt_known_loc"] == 50.0  # image 3 (IoU exactly 0.5) drops out
+
+
+def test_topk_with_fewer_than_five_classes():
+    logits = torch.tensor([[0.1, 0.9, 0.5], [0.3, 0.2, 0.1]])
+    labels = torch.tensor([0, 2])
+    assert topk_correct(logits, labels).tolist() == [[False, True], [False, True]]
+    meter = WSOLMeter(max_box_acc=False)
+    maps = torch.stack([block_map(4, 4, (0, 0, 2, 2, 1.0))] * 2)
+    meter.update(maps, [torch.tensor([[0.0, 0, 2, 2]])] * 2, logits, labels)
+    r = meter.compute()
+    assert (r["top1_cls"], r["top5_cls"], r["top1_loc"], r["top5_loc"]) == (0.0, 100.0, 0.0, 100.0)
+
+
+def sweep_batch():
+    """Two 6x6 maps for the sweep at t in {0, .25, .5, .75}.
+
+    A: a 3x3 block of 1 = its GT. wsolevaluation's box is one pixel too wide
+       (x + w), IoU 9/16: a hit at 30 and 50, never at 70.
+    B: a 2x2 block of 1 and a 3x3 block of 0.5 (u8 127) = GT, in the corner
+       (so its box is clipped back to the GT): IoU 1 while the block shows
+       (t = 0, .25: levels 0, 63), no hit at t = .5, .75 (levels 127, 191).
+    Hits per t, d=30: [2, 2, 1, 1], d=50: the same, d=70: [1, 1, 0, 0].
+    """
+    maps = torch.stack([block_map(6, 6, (1, 1, 4, 4, 1.0)), block_map(6, 6, (0, 0, 2, 2, 1.0), (3, 3, 6, 6, 0.5))])
+    return maps, [torch.tensor([[1.0, 1, 4, 4]]), torch.tensor([[3.0, 3, 6, 6]])]
+
+
+@pytest.mark.parametrize("sweep", ["fast", "reference"])
+def test_max_box_acc_v2_by_hand(sweep):
+    maps, gts = sweep_batch()
+    meter = WSOLMeter(cam_curve_step=0.25, sweep=sweep)
+    meter.update(maps, gts)
+    r = meter.compute()
+    assert meter.sweep_hits.tolist() == [[2, 2, 1], [2, 2, 1], [1, 1, 0], [1, 1, 0]]
+    assert r["max_box_acc"] == {30: 100.0, 50: 100.0, 70: 50.0}
+    assert r["best_threshold"] == {30: 0.0, 50: 0.0, 70: 0.0}
+    assert r["max_box_acc_v2"] == pytest.approx(250 / 3)
+    assert r["gt_known_loc"] == 100.0  # B's largest component by pixels is the GT block
+
+
+def test_best_threshold_is_the_first_maximum():
+    # a block of 1 (= GT) inside a block of 0.5 (u8 127): at t = 0, .25 the
+    # box is the big block (IoU 9/100), at t = .5, .75 the small one (9/16)
+    m = block_map(10, 10, (0, 0, 9, 9, 0.5), (2, 2, 5, 5, 1.0))
+    meter = WSOLMeter(cam_curve_step=0.25, iou_thresholds=(50, 70))
+    meter.update(m[None], [torch.tensor([[2.0, 2, 5, 5]])])
+    assert meter.sweep_hits.tolist() == [[0, 0], [0, 0], [1, 0], [1, 0]]
+    r = meter.compute()
+    assert r["max_box_acc"] == {50: 100.0, 70: 0.0}
+    assert r["best_threshold"] == {50: 0.5, 70: 0.0}
+    assert r["max_box_acc_v2"] == 50.0
+
+
+def test_pxap_by_hand():
+    # positives score 1.0 and 0.5, negatives 0.5 and 0.0; step 0.5, bins
+    # [0, .5), [.5, 1), [1, 2), [2, 3]: tp = [0, 1, 2, 2], fp = [0, 0, 1, 2]
+    # from the top bin down; precision[1:] = [1, 2/3, 1/2],
+    # diff(recall) = [.5, .5, 0] -> (.5 + 1/3) * 100
+    px = PxAPCounter(0.5)
+    px.update(np.array([[[1.0, 0.5], [0.5, 0.0]]]), np.array([[[1, 1], [0, 0]]]))
+    assert px.positive.tolist() == [0, 1, 1, 0] and px.negative.tolist() == [1, 1, 0, 0]
+    assert px.compute() == pytest.approx(100 * 5 / 6)
+    # a positive in the lowest bin: the last step counts, at precision 3/4
+    px = PxAPCounter(0.5)
+    px.update(np.array([[[1.0, 0.2], [0.5, 0.0]]]), np.array([[[1, 1], [0, 255]]]))
+    # pos bins [0, 0, 1, 0] + [1, 0, 0, 0]; neg: 0.5 -> bin 1; 0.0 ignored
+    # tp = [0, 1, 1, 2], fp = [0, 0, 1, 1]; precision[1:] = [1, 1/2, 2/3]
+    # diff(recall) = [.5, 0, .5] -> (.5 + 1/3) * 100
+    assert px.compute() == pytest.approx(100 * 5 / 6)
+    assert math.isnan(PxAPCounter(0.5).compute())
+
+
+def test_pxap_perfect_map_is_100_and_ignored_pixels_do_not_count():
+    m = block_map(6, 6, (1, 1, 4, 5, 1.0))
+    mask = (m > 0).to(torch.uint8)
+    mask[0, 0] = 255  # ignored
+    meter = WSOLMeter(pxap=True, max_box_acc=False)
+    meter.update(m[None], [torch.tensor([[1.0, 1, 4, 5]])], masks=mask[None])
+    assert meter.compute()["pxap"] == 100.0
+    assert int(meter.pxap.positive.sum() + meter.pxap.negative.sum()) == 35
+    # the inverted map puts every positive in the lowest bin: recall jumps
+    # from 0 to 1 only on the last step (t = 0), at the base rate 12 / 36
+    meter = WSOLMeter(pxap=True, max_box_acc=False)
+    meter.update((1 - m)[None], [torch.tensor([[1.0, 1, 4, 5]])], masks=(m > 0)[None])
+    assert meter.compute()["pxap"] == pytest.approx(100 / 3)
+
+
+def test_streaming_two_batches_equals_one():
+    maps, gts, logits, labels = batch_of_four()
+    masks = (maps > 0.5).to(torch.uint8)
+    kw = dict(cam_curve_step=0.05, pxap=True)
+    one = WSOLMeter(**kw)
+    one.update(maps, gts, logits, labels, masks)
+    two = WSOLMeter(**kw)
+    two.update(maps[:1], gts[:1], logits[:1], labels[:1], masks[:1])
+    two.update(maps[1:], gts[1:], logits[1:], labels[1:], masks[1:])
+    assert one.compute() == two.compute()
+    assert torch.equal(one.to_tensor(), two.to_tensor())
+
+
+def test_counts_round_trip_merge_and_all_reduce():
+    maps, gts, logits, labels = batch_of_four()
+    masks = (maps > 0.5).to(torch.uint8)
+    kw = dict(cam_curve_step=0.1, pxap=True)
+    full = WSOLMeter(**kw)
+    full.update(maps, gts, logits, labels, masks)
+    a, b = WSOLMeter(**kw), WSOLMeter(**kw)
+    a.update(maps[:3], gts[:3], logits[:3], labels[:3], masks[:3])
+    b.update(maps[3:], gts[3:], logits[3:], labels[3:], masks[3:])
+    # all-reduce (SUM) by hand
+    summed = a.to_tensor() + b.to_tensor()
+    fresh = WSOLMeter(**kw)
+    fresh.load_counts(summed)
+    assert fresh.compute() == full.compute()
+    a.merge(b)
+    assert a.compute() == full.compute()
+    assert summed.dtype == torch.float64 and summed[0] == 4  # count first
+    with pytest.raises(ValueError, match="counts"):
+        fresh.load_counts(summed[:-1])
+    with pytest.raises(ValueError, match="other"):
+        fresh.merge(WSOLMeter(cam_curve_step=0.5))
+
+
+def test_size_resizes_maps_and_boxes_live_at_that_size():
+    # a 4x4 map with a hot 2x2 corner, scored at 8x8: GT at 8x8 pixels
+    m = block_map(4, 4, (0, 0, 2, 2, 1.0))
+    meter = WSOLMeter(size=(8, 8), max_box_acc=False)
+    meter.update(m[None], [torch.tensor([[0.0, 0, 4, 4]])])
+    assert meter.compute()["gt_known_loc"] == 100.0
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float64])
+def test_any_map_dtype(dtype):
+    maps, gts, logits, labels = batch_of_four()
+    ref = WSOLMeter(cam_curve_step=0.1)
+    ref.update(maps, gts, logits, labels)
+    other = WSOLMeter(cam_curve_step=0.1)
+    other.update(maps.to(dtype), gts, logits.to(dtype), labels)
+    assert other.compute() == ref.compute()
+
+
+def test_gt_boxes_as_a_tensor_and_empty_gt():
+    maps = torch.stack([block_map(4, 4, (0, 0, 2, 2, 1.0))] * 2)
+    meter = WSOLMeter(cam_curve_step=0.5)
+    meter.update(maps, torch.tensor([[[0.0, 0, 2, 2]], [[2.0, 2, 4, 4]]]))
+    assert meter.compute()["gt_known_loc"] == 50.0
+    empty = WSOLMeter(cam_curve_step=0.5)
+    empty.update(maps[:1], [torch.zeros(0, 4)])  # no GT box: never a hit
+    r = empty.compute()
+    assert r["gt_known_loc"] == 0.0 and r["max_box_acc_v2"] == 0.0
+
+
+def test_empty_meter_and_reset():
+    meter = WSOLMeter()
+    r = meter.compute()
+    assert r["count"] == 0 and math.isnan(r["gt_known_loc"]) and math.isnan(r["max_box_acc_v2"])
+    maps, gts, _, _ = batch_of_four()
+    meter.update(maps, gts)
+    meter.reset()
+    assert meter.compute()["count"] == 0 and not meter.sweep_hits.any()
+
+
+def test_bad_arguments_name_the_argument():
+    maps, gts, logits, labels = batch_of_four()
+    meter = WSOLMeter(pxap=True)
+    with pytest.raises(ValueError, match="maps"):
+        meter.update(maps[0], gts)
+    with pytest.raises(ValueError, match="gt_boxes"):
+        meter.update(maps, gts[:3])
+    with pytest.raises(ValueError, match=r"gt_boxes\[1\]"):
+        meter.update(maps, [gts[0], torch.zeros(2, 3), gts[2], gts[3]])
+    with pytest.raises(ValueError, match="labels"):
+        meter.update(maps, gts, logits)
+    with pytest.raises(ValueError, match="labels"):
+        meter.update(maps, gts, logits, torch.tensor([0, 1, 2, 7]))
+    with pytest.raises(ValueError, match="logits"):
+        meter.update(maps, gts, logits[:2], labels)
+    with pytest.raises(ValueError, match="masks"):
+        meter.update(maps, gts)
+    with pytest.raises(ValueError, match="masks"):
+        meter.update(maps, gts, masks=torch.zeros(4, 7, 8))
+    assert meter.compute()["count"] == 0  # nothing was counted by the failed updates
+    for kw, name in [
+        (dict(size=(0, 3)), "size"),
+        (dict(threshold=2.0), "threshold"),
+        (dict(iou=1.5), "iou"),
+        (dict(iou_thresholds=(50, 200)), "iou_thresholds"),
+        (dict(cam_curve_step=0.0), "cam_curve_step"),
+        (dict(sweep="slow"), "sweep"),
+        (dict(largest="biggest"), "largest"),
+    ]:
+        with pytest.raises(ValueError, match=name):
+            WSOLMeter(**kw)

@@ -1,0 +1,266 @@
+"""The MaxBoxAccV2 sweep: wsolevaluation's loop, and the fast path that must equal it."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from infocam.maps import normalize_maps, resize_maps
+from infocam.sweep import (
+    candidate_boxes,
+    contour_boxes,
+    fast_sweep,
+    gt_boxes_inclusive,
+    inclusive_iou,
+    reference_sweep,
+    scoremap_to_uint8,
+    threshold_levels,
+)
+
+ALL_LEVELS = np.arange(256)
+
+
+def contour_multisets(u8: np.ndarray, levels) -> list[list[tuple]]:
+    return [sorted(map(tuple, contour_boxes((u8 > lv).astype(np.uint8) * 255).tolist())) for lv in levels]
+
+
+def fast_multisets(scoremap: np.ndarray, levels) -> list[list[tuple]]:
+    lev, boxes = candidate_boxes(scoremap, levels)
+    return [sorted(map(tuple, boxes[lev == i].tolist())) for i in range(len(levels))]
+
+
+def assert_same_candidates(scoremap: np.ndarray, levels=ALL_LEVELS) -> None:
+    u8 = scoremap_to_uint8(scoremap)
+    assert fast_multisets(scoremap, levels) == contour_multisets(u8, levels)
+
+
+def smooth(rng, h, w, sigma) -> np.ndarray:
+    x = cv2.GaussianBlur(rng.standard_normal((h, w)).astype(np.float32), (0, 0), sigma)
+    return ((x - x.min()) / (x.max() - x.min())).astype(np.float32)
+
+
+def random_gt(rng, h, w, n) -> np.ndarray:
+    xy = np.stack([rng.integers(0, w, n), rng.integers(0, h, n)], 1)
+    wh = rng.integers(1, max(h, w) + 1, (n, 2))
+    return np.concatenate([xy, np.minimum(xy + wh, [w, h])], 1)
+
+
+# ----------------------------------------------------------------------------
+# wsolevaluation's pieces, by hand
+# ----------------------------------------------------------------------------
+
+
+def test_contour_boxes_quirks_by_hand():
+    ring = np.zeros((7, 7), np.uint8)
+    ring[1:6, 1:6] = 255
+    ring[3, 3] = 0
+    # outer: boundingRect (1, 1, 5, 5) -> x1 = min(1 + 5, 6) = 6 (one past the
+    # last pixel); hole at (3, 3): rect (2, 2, 3, 3) -> (2, 2, 5, 5)
+    assert sorted(map(tuple, contour_boxes(ring).tolist())) == [(1, 1, 6, 6), (2, 2, 5, 5)]
+    full = np.full((4, 5), 255, np.uint8)  # rect (0, 0, 5, 4) clipped to W-1, H-1
+    assert contour_boxes(full).tolist() == [[0, 0, 4, 3]]
+    assert contour_boxes(np.zeros((4, 5), np.uint8)).tolist() == [[0, 0, 0, 0]]
+    edge = np.zeros((4, 5), np.uint8)
+    edge[0:2, 3:5] = 255  # foreground on the border is an ordinary component
+    assert contour_boxes(edge).tolist() == [[3, 0, 4, 2]]
+
+
+def test_inclusive_iou_by_hand():
+    a = np.array([[0, 0, 0, 0], [0, 0, 1, 1], [0, 0, 1, 1]])
+    b = np.array([[0, 0, 0, 0], [1, 1, 2, 2], [5, 5, 6, 6]])
+    iou = inclusive_iou(a, b)
+    assert iou[0, 0] == 1.0  # (0,0,0,0) is one pixel for wsolevaluation
+    assert iou[1, 1] == 1 / 7  # inter 1 pixel, areas 4 and 4
+    assert iou[2, 2] == 0.0  # disjoint: clamped
+    assert iou[1, 0] == 0.25
+    assert inclusive_iou(np.array([[3, 3, 1, 1]]), np.array([[3, 3, 1, 1]]))[0, 0] == 0.0  # degenerate
+
+
+def test_gt_boxes_become_inclusive_and_levels_truncate():
+    assert gt_boxes_inclusive([[1, 2, 4, 6]]).tolist() == [[1, 2, 3, 5]]
+    assert gt_boxes_inclusive(np.zeros((0, 4))).shape == (0, 4)
+    thr = np.arange(0, 1, 0.001)
+    assert threshold_levels(thr, 200).tolist() == [int(t * np.uint8(200)) for t in thr]
+    assert threshold_levels([0.29], 100).tolist() == [28]  # 0.29 * 100 = 28.999999999999996
+
+
+def test_sweep_by_hand():
+    # a 3x3 block: the candidate box is one pixel too wide (x + w), so even a
+    # perfect map scores IoU 9/16 against its own inclusive GT box
+    m = np.zeros((6, 6), np.float32)
+    m[1:4, 1:4] = 1.0
+    thr = [0.0, 0.25, 0.5, 0.75]
+    want = np.array([[True, True, False]] * 4)
+    assert np.array_equal(reference_sweep(m, [[1, 1, 4, 4]], thr), want)
+    assert np.array_equal(fast_sweep(m, [[1, 1, 4, 4]], thr), want)
+    # two blocks, 255 and 127 after quantisation: the GT block disappears at
+    # t = 0.5 (level 127: u8 > 127 fails); its box touches the border and is
+    # clipped to W-1, H-1, so it matches the inclusive GT exactly
+    m = np.zeros((6, 6), np.float32)
+    m[0:2, 0:2] = 1.0
+    m[3:6, 3:6] = 0.5
+    want = np.array([[True] * 3, [True] * 3, [False] * 3, [False] * 3])
+    for sweep in (reference_sweep, fast_sweep):
+        assert np.array_equal(sweep(m, [[3, 3, 6, 6]], thr), want)
+        # several GT boxes: a hit if any one is matched
+        assert np.array_equal(sweep(m, [[0, 0, 1, 1], [3, 3, 6, 6]], thr)[:, 2], [True, True, False, False])
+        # no GT box: never a hit
+        assert not sweep(m, np.zeros((0, 4)), thr).any()
+
+
+def test_empty_mask_scores_the_origin_pixel():
+    # a constant map has no contour at any threshold: the box (0, 0, 0, 0)
+    # is the single pixel at the origin, which matches a GT box there
+    m = np.zeros((5, 5), np.float32)
+    for sweep in (reference_sweep, fast_sweep):
+        assert sweep(m, [[0, 0, 1, 1]], [0.0, 0.5]).all()
+        assert not sweep(m, [[1, 1, 2, 2]], [0.0, 0.5]).any()
+
+
+# ----------------------------------------------------------------------------
+# fast == reference
+# ----------------------------------------------------------------------------
+
+
+def special_maps() -> dict[str, np.ndarray]:
+    maps = {}
+    ring = np.zeros((9, 9))
+    ring[1:8, 1:8] = 1.0
+    ring[3:6, 3:6] = 0.0
+    maps["ring"] = ring
+    island = ring.copy()
+    island[4, 4] = 0.6  # an island inside the hole
+    maps["island_in_hole"] = island
+    nested = np.zeros((13, 13))
+    nested[1:12, 1:12] = 0.9
+    nested[2:11, 2:11] = 0.1
+    nested[4:9, 4:9] = 0.7
+    nested[6, 6] = 0.2  # rings within rings, holes at several levels
+    maps["nested"] = nested
+    border_ring = np.ones((7, 8))
+    border_ring[2:5, 2:6] = 0.3  # a hole in a component that fills the border
+    maps["border_ring"] = border_ring
+    open_ring = ring.copy()
+    open_ring[1:8, 1] = 0.0
+    open_ring[4, 0:4] = 0.0  # the "hole" leaks to the border: no hole contour
+    maps["leaking_ring"] = open_ring
+    diag = np.ones((6, 6))
+    diag[2, 2] = diag[3, 3] = 0.0  # two holes touching diagonally: 4-connectivity keeps them apart
+    maps["diagonal_holes"] = diag
+    pixels = np.zeros((7, 9))
+    pixels[0, 0] = pixels[6, 8] = pixels[3, 4] = 1.0
+    pixels[1, 1] = 0.5  # diagonal neighbour of (0, 0): one 8-connected component
+    maps["single_pixels"] = pixels
+    maps["constant"] = np.zeros((5, 6))
+    maps["one_pixel_image"] = np.ones((1, 1))
+    maps["row"] = np.array([[0.0, 1.0, 0.2, 0.9, 0.0, 0.5]])
+    maps["column"] = np.array([[0.3], [1.0], [0.0], [0.7]])
+    plateau = np.zeros((10, 10))
+    plateau[2:8, 1:9] = 0.5
+    plateau[4:6, 3:5] = 1.0
+    plateau[4:6, 6:8] = 1.0  # two equal peaks on one plateau
+    maps["plateaus"] = plateau
+    steps = np.repeat(np.linspace(0, 1, 8)[None], 5, 0)  # terraces
+    maps["terraces"] = np.maximum(steps, steps[:, ::-1])
+    return {k: v.astype(np.float32) for k, v in maps.items()}
+
+
+@pytest.mark.parametrize("name", list(special_maps()))
+def test_fast_candidates_equal_contours_on_special_maps(name):
+    m = special_maps()[name]
+    assert_same_candidates(m)
+    assert_same_candidates(scoremap_to_uint8(m))  # the uint8 path (no float tie-break)
+
+
+@pytest.mark.parametrize("name", list(special_maps()))
+def test_fast_sweep_equals_reference_on_special_maps(name):
+    m = special_maps()[name]
+    h, w = m.shape
+    rng = np.random.default_rng(len(name))
+    thr = np.arange(0, 1, 0.01)
+    for n_gt in (1, 3):
+        gt = random_gt(rng, h, w, n_gt)
+        assert np.array_equal(fast_sweep(m, gt, thr), reference_sweep(m, gt, thr))
+    gt = np.array([[0, 0, w, h]])  # the full image
+    assert np.array_equal(fast_sweep(m, gt, thr), reference_sweep(m, gt, thr))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_fast_equals_reference_on_random_maps(seed):
+    rng = np.random.default_rng(seed)
+    h, w = (int(v) for v in rng.integers(8, 40, 2))
+    maps = [
+        smooth(rng, h, w, 2.0),
+        rng.random((h, w)).astype(np.float32),  # raw noise
+        (rng.integers(0, 4, (h, w)) / 3).astype(np.float32),  # ties everywhere
+        (rng.random((h, w)) * 255).astype(np.uint8),
+    ]
+    thr = np.arange(0, 1, 0.01)
+    for m in maps:
+        assert_same_candidates(m)
+        gt = random_gt(rng, h, w, 1 + seed % 3)
+        assert np.array_equal(fast_sweep(m, gt, thr), reference_sweep(m, gt, thr))
+
+
+def test_fast_equals_reference_on_224_maps():
+    rng = np.random.default_rng(7)
+    torch.manual_seed(0)
+    cam = normalize_maps(resize_maps(torch.randn(1, 14, 14), (224, 224)))[0].numpy()
+    thr = np.arange(0, 1, 0.01)
+    for m in (smooth(rng, 224, 224, 6.0), cam):
+        gt = np.array([[40, 50, 150, 190], [100, 10, 220, 60]])
+        ref = reference_sweep(m, gt, thr)
+        assert np.array_equal(fast_sweep(m, gt, thr), ref)
+        assert np.array_equal(fast_sweep(m.astype(np.float64), gt, thr), ref)  # float32-valued
+        m64 = m.astype(np.float64) * (1 - 1e-12)  # not float32 values: ties of u8 broken by index
+        assert np.array_equal(fast_sweep(m64, gt, thr), reference_sweep(m64, gt, thr))
+        assert np.array_equal(fast_sweep(torch.from_numpy(m), torch.from_numpy(gt), thr), ref)
+
+
+def test_thresholds_are_returned_in_the_given_order_with_repeats():
+    m = special_maps()["nested"]
+    thr = [0.5, 0.0, 0.5, 0.95, 0.3, 1.0]
+    gt = [[4, 4, 9, 9]]
+    assert np.array_equal(fast_sweep(m, gt, thr), reference_sweep(m, gt, thr))
+    lev, boxes = candidate_boxes(m, [120, 3, 120])
+    assert sorted(map(tuple, boxes[lev == 0].tolist())) == sorted(map(tuple, boxes[lev == 2].tolist()))
+
+
+@settings(max_examples=150, deadline=None)
+@given(arrays(np.uint8, st.tuples(st.integers(1, 12), st.integers(1, 12)), elements=st.integers(0, 5)))
+def test_property_small_maps(values):
+    u8 = (values * 51).astype(np.uint8)  # 0, 51, ..., 255
+    levels = np.array([0, 25, 51, 60, 102, 153, 204, 254])
+    assert fast_multisets(u8, levels) == contour_multisets(u8, levels)
+    f = (values / 5).astype(np.float32)
+    h, w = f.shape
+    gt = np.array([[0, 0, max(1, w // 2), max(1, h // 2)], [w // 3, h // 3, w, h]])
+    thr = np.arange(0, 1, 0.05)
+    assert np.array_equal(fast_sweep(f, gt, thr), reference_sweep(f, gt, thr))
+
+
+# ----------------------------------------------------------------------------
+# Bad input
+# ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("sweep", [reference_sweep, fast_sweep])
+def test_bad_arguments_name_the_argument(sweep):
+    ok = np.zeros((4, 4), np.float32)
+    with pytest.raises(ValueError, match="scoremap"):
+        sweep(np.full((4, 4), 1.5, np.float32), [[0, 0, 1, 1]], [0.5])
+    with pytest.raises(ValueError, match="scoremap"):
+        sweep(np.zeros((2, 4, 4), np.float32), [[0, 0, 1, 1]], [0.5])
+    with pytest.raises(ValueError, match="scoremap"):
+        sweep(np.full((4, 4), np.nan, np.float32), [[0, 0, 1, 1]], [0.5])
+    with pytest.raises(ValueError, match="gt_boxes"):
+        sweep(ok, [[0, 0, 1]], [0.5])
+    with pytest.raises(ValueError, match="thresholds"):
+        sweep(ok, [[0, 0, 1, 1]], [1.5])
+    with pytest.raises(ValueError, match="iou_thresholds"):
+        sweep(ok, [[0, 0, 1, 1]], [0.5], iou_thresholds=(50, 150))
