@@ -192,13 +192,11 @@ def normalize_maps(maps: Tensor) -> Tensor:
     """
     x = maps.float()
     flat = x.flatten(1)
-    finite = torch.isfinite(flat).all(dim=1)
-    safe = torch.where(finite[:, None], flat, torch.zeros_like(flat))
-    lo = safe.min(dim=1, keepdim=True).values
-    hi = safe.max(dim=1, keepdim=True).values
+    lo, hi = torch.aminmax(flat, dim=1, keepdim=True)  # NaN propagates into lo / hi
     span = hi - lo
-    ok = finite[:, None] & (span > 0)
-    out = torch.where(ok, (safe - lo) / torch.where(ok, span, torch.ones_like(span)), torch.zeros_like(safe))
+    ok = torch.isfinite(lo) & torch.isfinite(hi) & (span > 0)
+    out = (flat - lo) / torch.where(ok, span, torch.ones_like(span))
+    out = out.masked_fill_(~ok, 0.0)
     return out.view_as(x)
 
 
