@@ -22,6 +22,10 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        # mkstemp makes 0600 files; give the result the usual umask-based mode
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
@@ -41,6 +45,35 @@ def atomic_write_json(path: str | Path, obj: Any) -> Path:
     return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
 
 
+def check_writable_file(path: str | Path, *, what: str = "--json") -> Path:
+    """Fail early, before any long work, if ``path`` cannot be written later.
+
+    Checks, without creating anything that stays: ``path`` is not a folder;
+    its nearest existing ancestor is a folder (not a regular file); a file
+    can be created there (a probe file is made and removed at once, which
+    also catches a read-only filesystem and a root user, for whom the
+    permission bits alone say nothing). Raises :class:`InputError` naming
+    ``what`` and the path.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{what} {path} is a directory, not a file")
+    ancestor = path.parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise InputError(f"{what} {path} cannot be created: {ancestor} is not a directory")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".probe", dir=ancestor)
+    except OSError as exc:
+        raise InputError(
+            f"{what} {path} cannot be written: {ancestor}: {exc.strerror or exc}"
+        ) from None
+    os.close(fd)
+    Path(probe).unlink(missing_ok=True)
+    return path
+
+
 def prepare_output_dir(path: str | Path, *, overwrite: bool = False, what: str = "--out") -> Path:
     """Create ``path`` or accept it empty; a non-empty one needs ``overwrite``.
 
@@ -54,8 +87,12 @@ def prepare_output_dir(path: str | Path, *, overwrite: bool = False, what: str =
         raise InputError(f"{what} {path} is not empty; pass --overwrite to replace its results")
     try:
         path.mkdir(parents=True, exist_ok=True)
-    except PermissionError as exc:
-        raise InputError(f"{what} {path} cannot be created: permission denied") from exc
-    if not os.access(path, os.W_OK):
-        raise InputError(f"{what} {path} is not writable")
+    except OSError as exc:  # permission denied, a regular file on the way, a read-only disk
+        raise InputError(f"{what} {path} cannot be created: {exc.strerror or exc}") from None
+    try:  # a probe, not os.access: the permission bits say nothing for root or a read-only mount
+        fd, probe = tempfile.mkstemp(prefix=".infocam.", suffix=".probe", dir=path)
+    except OSError as exc:
+        raise InputError(f"{what} {path} is not writable: {exc.strerror or exc}") from None
+    os.close(fd)
+    Path(probe).unlink(missing_ok=True)
     return path

@@ -1,0 +1,1 @@
+"""Pictures and pages: overlays, paper-style figures, tables, the HTML report, explain."""
