@@ -20,7 +20,8 @@ def _pct(x):
 
 
 def test_demo_writes_results_figures_and_checkpoints(demo_dir):
-    for name in ("results.json", "results.md", "figure2_single_object.png", "figure4_multi_label_digit0.png"):
+    for name in ("results.json", "results.md", "report.html", "figure2_single_object.png",
+                 "figure4_multi_label_digit0.png"):
         assert (demo_dir / name).is_file(), name
         assert (demo_dir / name).stat().st_size > 100
     for run in ("single_object", "multi_label_sigmoid", "multi_label_pc_sigmoid"):

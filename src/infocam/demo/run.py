@@ -70,6 +70,21 @@ def results_markdown(results: dict) -> str:
     return "\n".join(parts) + "\n"
 
 
+def write_report(out: Path, md: str, model: torch.nn.Module, test_set, chosen: dict, n: int) -> Path:
+    """``report.html``: the tables and a gallery of test canvases, CAM vs infoCAM+, by IoU gain."""
+    from infocam.viz.gallery import collect_examples
+    from infocam.viz.report import render_report
+
+    threshold = chosen["infocam+"]["threshold"]
+    methods = [f"cam_r{chosen['cam']['region']}", f"infocam+_r{chosen['infocam+']['region']}"]
+    examples = collect_examples(model, test_set, list(range(min(n, len(test_set)))), methods,
+                                threshold=threshold)
+    note = (f"Gallery: the first {len(examples)} test canvases; boxes at infoCAM+'s validation-chosen "
+            f"threshold {threshold:g} for both methods.")
+    return render_report(out, {"results": md}, examples, out / "report.html", title="infocam demo",
+                         notes=[note])
+
+
 def run_demo(out: str | Path, s: DemoSettings, *, overwrite: bool = False, progress: bool = True) -> dict:
     """Run both experiments and write results.json, results.md, figures and checkpoints to ``out``."""
     out = prepare_output_dir(out, overwrite=overwrite)
@@ -96,5 +111,6 @@ def run_demo(out: str | Path, s: DemoSettings, *, overwrite: bool = False, progr
     atomic_write_json(out / "results.json", results)
     md = results_markdown(results)
     atomic_write_text(out / "results.md", md)
+    write_report(out, md, model, test_set, single["methods"], s.figure_images * 6)
     print(md, file=sys.stdout)
     return results
