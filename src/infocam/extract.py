@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor, nn
 
+from infocam.errors import InputError
 from infocam.maps import METHODS, cam_maps
 
 __all__ = ["CAMExtractor", "CAMResult", "find_gap_linear"]
@@ -82,12 +83,24 @@ def _resolve(model: nn.Module, layer: nn.Module | str | None, what: str) -> tupl
     names = dict(model.named_modules())
     if isinstance(layer, str):
         if layer not in names:
-            raise ValueError(f"{what} {layer!r} is not a sub-module of the model")
+            raise InputError(f"{what} {layer!r} is not a sub-module of the model")
         return layer, names[layer]
     for name, mod in names.items():
         if mod is layer:
             return name, mod
-    raise ValueError(f"{what} must be a sub-module of the model (or its dotted name)")
+    raise InputError(f"{what} must be a sub-module of the model (or its dotted name)")
+
+
+def _close(a: Tensor, b: Tensor, rtol: float, atol: float) -> bool:
+    """``allclose`` on the finite entries, which must sit at the same places in both.
+
+    A NaN or inf in one image (a bad input, a diverged weight) then does not
+    make a GAP + linear model look like something else.
+    """
+    fa, fb = torch.isfinite(a), torch.isfinite(b)
+    if not torch.equal(fa, fb) or not bool(fa.any()):
+        return False
+    return torch.allclose(a[fa], b[fb], rtol=rtol, atol=atol)
 
 
 def _is_pool(module: nn.Module) -> bool:
@@ -108,8 +121,11 @@ def find_gap_linear(
     Returns ``(feature layer name, linear layer name, post)`` where ``post`` is
     ``"identity"``, or ``"relu"`` when the model applies a functional ReLU to
     the layer's output before pooling (torchvision's DenseNet does).
-    Raises ``ValueError`` that says what was found when the model does not
-    end in global average pooling + one linear layer.
+    Raises :class:`~infocam.errors.InputError` (a ``ValueError``) that says
+    what was found when the model does not end in global average pooling +
+    one linear layer, or when the probe batch gives NaN/inf everywhere (the
+    layers cannot be told apart then). A NaN or inf in some entries only is
+    fine: the finite entries decide.
     """
     fixed_feat = _resolve(model, feature_layer, "feature_layer")
     fixed_fc = _resolve(model, fc_layer, "fc_layer")
@@ -131,31 +147,31 @@ def find_gap_linear(
         output = model(inputs)
 
     if not isinstance(output, Tensor) or output.dim() != 2:
-        raise ValueError(
+        raise InputError(
             f"the model must return a (B, M) tensor of logits; it returned {_shape(output)}"
         )
     # The linear layer that produced the logits.
     if fixed_fc is not None:
         fc_name, fc = fixed_fc
         if not isinstance(fc, nn.Linear):
-            raise ValueError(f"fc_layer {fc_name!r} is a {type(fc).__name__}, not an nn.Linear")
+            raise InputError(f"fc_layer {fc_name!r} is a {type(fc).__name__}, not an nn.Linear")
     else:
         linears = [r for r in records if isinstance(r.module, nn.Linear)]
         if not linears:
-            raise ValueError(
+            raise InputError(
                 "the model has no nn.Linear layer that runs in forward(): not a GAP + linear "
                 "classifier (pass fc_layer= if the head is a 1x1 convolution wrapped otherwise)"
             )
         fc_name, fc = linears[-1].name, linears[-1].module
     fc_positions = [i for i, r in enumerate(records) if r.name == fc_name]
     if not fc_positions:
-        raise ValueError(f"fc_layer {fc_name!r} did not run in forward()")
+        raise InputError(f"fc_layer {fc_name!r} did not run in forward()")
     fc_pos = fc_positions[-1]
     fc_out = records[fc_pos].output
     same = fc_out is output or (
         isinstance(fc_out, Tensor)
         and fc_out.shape == output.shape
-        and torch.allclose(fc_out, output, rtol=rtol, atol=atol)
+        and _close(fc_out, output, rtol, atol)
     )
     if not same:
         # modules that finished after the linear layer and do not contain it
@@ -164,13 +180,13 @@ def find_gap_linear(
             for r in records[fc_pos + 1:]
             if not fc_name.startswith(r.name + ".")
         ]
-        raise ValueError(
+        raise InputError(
             f"the model's output is not the output of its last linear layer {_module_label(fc_name, fc)}; "
             f"it is followed by {', '.join(after[:4]) or 'other computation'}: not a GAP + linear head"
         )
     fc_in = linear_inputs.get(fc_name)
     if fc_in is None or fc_in.dim() != 2:
-        raise ValueError(
+        raise InputError(
             f"the last linear layer {_module_label(fc_name, fc)} takes {_shape(fc_in)}, "
             "not a (B, K) pooled vector: not a GAP + linear head"
         )
@@ -181,16 +197,22 @@ def find_gap_linear(
         if not (isinstance(out, Tensor) and out.dim() == 4 and out.shape[:2] == (fc_in.shape[0], k)):
             return None
         for post, x in (("identity", out), ("relu", torch.relu(out))):
-            if torch.allclose(x.float().mean(dim=(2, 3)), fc_in.float(), rtol=rtol, atol=atol):
+            if _close(x.float().mean(dim=(2, 3)), fc_in.float(), rtol, atol):
                 return post
         return None
 
+    if not bool(torch.isfinite(fc_in).any()):
+        raise InputError(
+            f"the input of the last linear layer {_module_label(fc_name, fc)} is NaN or infinite for "
+            "every image of this batch, so the feature layer cannot be located: the model's weights "
+            "(a diverged training run?) or the images hold NaN/inf"
+        )
     if fixed_feat is not None:
         feat_name, feat = fixed_feat
         out = next((r.output for r in reversed(records) if r.name == feat_name), None)
         post = pools_to_fc(out)
         if post is None:
-            raise ValueError(
+            raise InputError(
                 f"feature_layer {_module_label(feat_name, feat)} outputs {_shape(out)}, whose spatial "
                 f"mean is not the input {tuple(fc_in.shape)} of {_module_label(fc_name, fc)}"
             )
@@ -209,7 +231,7 @@ def find_gap_linear(
             if last is not None
             else "no layer before it outputs a 4-D feature map"
         )
-        raise ValueError(
+        raise InputError(
             f"no feature map (B, {k}, h, w) averages to the input {tuple(fc_in.shape)} of the last linear "
             f"layer {_module_label(fc_name, fc)}; {found}: not a GAP + linear head "
             "(pass feature_layer= and fc_layer= explicitly if the head is unusual)"

@@ -18,6 +18,14 @@ from infocam.errors import InputError
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` so that it is the old file or the new one, never half.
+
+    On any error (a full disk, an interrupt) the temporary file is removed
+    and ``path`` is untouched; an ``OSError`` that names no file (``write``
+    and ``fsync`` errors do not) is re-raised naming ``path``. A process
+    killed outright (SIGKILL, power loss) can leave the hidden temporary
+    ``.NAME.XXXX.tmp`` beside ``path``, never a half-written ``path``.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -31,6 +39,11 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        if exc.filename is None and exc.errno is not None:
+            raise OSError(exc.errno, exc.strerror or os.strerror(exc.errno), str(path)) from exc
+        raise
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

@@ -195,15 +195,26 @@ def normalize_maps(maps: Tensor) -> Tensor:
     lo, hi = torch.aminmax(flat, dim=1, keepdim=True)  # NaN propagates into lo / hi
     span = hi - lo
     ok = torch.isfinite(lo) & torch.isfinite(hi) & (span > 0)
-    out = (flat - lo) / torch.where(ok, span, torch.ones_like(span))
+    # A finite map whose span overflows float32 (3e38 - -3e38 = inf) is halved first:
+    # otherwise its peak becomes inf / inf = NaN. Halving is exact, and other rows keep scale 1.
+    scale = torch.where(torch.isinf(span), 0.5, 1.0)
+    denom = torch.where(ok, hi * scale - lo * scale, torch.ones_like(span))
+    out = (flat * scale - lo * scale) / denom
     out = out.masked_fill_(~ok, 0.0)
     return out.view_as(x)
 
 
 def resize_maps(maps: Tensor, size: tuple[int, int], mode: str = "bicubic") -> Tensor:
-    """Resize (B, h, w) maps to ``size`` = (H, W) (bicubic, as the reference code)."""
+    """Resize (B, h, w) maps to ``size`` = (H, W) (bicubic, as the reference code).
+
+    A map holding any NaN or infinity comes out all NaN: interpolation could
+    otherwise step over the bad value (shrinking) and hand on a finite map,
+    and such a map must give no box (:func:`normalize_maps`).
+    """
     if tuple(maps.shape[-2:]) == tuple(size):
         return maps
     align = False if mode in ("bilinear", "bicubic") else None
     x = maps.float().unsqueeze(1)
-    return F.interpolate(x, size=tuple(size), mode=mode, align_corners=align).squeeze(1)
+    out = F.interpolate(x, size=tuple(size), mode=mode, align_corners=align).squeeze(1)
+    bad = ~torch.isfinite(x).flatten(1).all(dim=1)  # on the small input: cheap, no sync
+    return out.masked_fill_(bad.view(-1, *([1] * (out.dim() - 1))), float("nan"))

@@ -9,6 +9,7 @@ modules import torch and friends inside ``run`` so that ``--help`` is fast.
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import pkgutil
 import sys
@@ -53,19 +54,68 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: OS errors that are the user's or the machine's, not a bug: a path that is
+#: missing, taken, not a folder, not writable, or a disk that is full.
+_USER_ERRNOS = frozenset(
+    getattr(errno, name)
+    for name in ("ENOENT", "EEXIST", "ENOTDIR", "EISDIR", "EACCES", "EPERM", "EROFS", "ENOSPC",
+                 "EDQUOT", "EFBIG", "ENAMETOOLONG", "ELOOP", "ETXTBSY")
+    if hasattr(errno, name)
+)
+_USER_OSERRORS = (FileNotFoundError, FileExistsError, IsADirectoryError, NotADirectoryError, PermissionError)
+
+
+def _one_line(text: str) -> str:
+    """The message of an error as one line.
+
+    An exception raised in a DataLoader worker comes back re-raised with
+    torch's wrapping ("Caught InputError in DataLoader worker process 0.
+    Original Traceback ..."); the original message is its last line.
+    """
+    lines = [line.strip() for line in str(text).splitlines() if line.strip()]
+    if not lines:
+        return ""
+    if len(lines) > 1 and any(line.startswith("Original Traceback") for line in lines):
+        last = lines[-1]
+        head, sep, rest = last.partition(": ")
+        if sep and head.replace(".", "").replace("_", "").isalnum():  # "infocam.errors.InputError: ..."
+            last = rest
+        return last
+    return " ".join(lines)
+
+
+def _os_message(exc: OSError) -> str:
+    """``path: reason`` for an OS error (``[Errno 28] ...`` reads badly)."""
+    if exc.strerror and exc.filename is not None:
+        other = f" -> {exc.filename2}" if exc.filename2 is not None else ""
+        return f"{exc.filename}{other}: {exc.strerror}"
+    if exc.strerror:
+        return exc.strerror
+    return _one_line(str(exc)) or type(exc).__name__
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``infocam`` command line; returns the exit code.
+
+    A user error (an :class:`InputError`, a path that is missing or not
+    writable, a full disk) prints one line, ``infocam COMMAND: error: ...``,
+    to stderr and returns 2, with no traceback.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "_run", None):
         parser.print_help()
         return 2
+    prefix = f"infocam {args.command}: error:"
     try:
         rc = args._run(args)
     except InputError as exc:
-        print(f"infocam {args.command}: error: {exc}", file=sys.stderr)
+        print(f"{prefix} {_one_line(str(exc))}", file=sys.stderr)
         return 2
-    except (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError) as exc:
-        print(f"infocam {args.command}: error: {exc}", file=sys.stderr)
+    except OSError as exc:
+        if not (isinstance(exc, _USER_OSERRORS) or exc.errno in _USER_ERRNOS):
+            raise
+        print(f"{prefix} {_one_line(_os_message(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"infocam {args.command}: interrupted", file=sys.stderr)

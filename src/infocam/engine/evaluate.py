@@ -14,7 +14,9 @@ paper's Table 5 corners: ``cam_r{R}`` (region, no subtraction) and
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Sequence
+import numbers
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 
 import torch
@@ -45,6 +47,8 @@ class Variant:
 
 def main_variants(methods: Iterable[str], region: int, *, ablation: bool = False) -> list[Variant]:
     """The variants reported for ``methods`` at region ``region`` (see module doc)."""
+    if isinstance(region, bool) or not isinstance(region, int) or region < 1:
+        raise InputError(f"--region must be an integer >= 1 (1 means no region); got {region!r}")
     out: list[Variant] = []
     for m in methods:
         if m not in METHODS:
@@ -57,11 +61,52 @@ def main_variants(methods: Iterable[str], region: int, *, ablation: bool = False
 
 
 def _iter_thresholds(thresholds: float | Sequence[float]) -> list[float]:
-    ts = [thresholds] if isinstance(thresholds, (int, float)) else list(thresholds)
+    ts = [thresholds] if isinstance(thresholds, numbers.Real) else list(thresholds)
     for t in ts:
-        if not (0.0 <= float(t) <= 1.0) or math.isnan(float(t)):
-            raise InputError(f"--threshold must lie in [0, 1]; got {t}")
+        if isinstance(t, bool) or not isinstance(t, numbers.Real) or math.isnan(float(t)) or not 0.0 <= float(t) <= 1.0:
+            raise InputError(f"--threshold must lie in [0, 1]; got {t!r}")
     return [float(t) for t in ts]
+
+
+def _check_step(step: float) -> float:
+    if isinstance(step, bool) or not isinstance(step, numbers.Real) or not 0.0 < float(step) <= 1.0:
+        raise InputError(f"--cam-curve-step must lie in (0, 1]; got {step!r}")
+    return float(step)
+
+
+def _check_labels(labels: Tensor, num_classes: int, batch: dict) -> None:
+    """Class indices outside the model's classes are a data error, named with the image id."""
+    if labels.is_floating_point() or labels.dim() != 1 or not labels.numel():
+        return
+    bad = (labels < 0) | (labels >= num_classes)
+    if bool(bad.any()):
+        i = int(bad.nonzero()[0, 0])
+        ids = batch.get("id")
+        name = f"image {ids[i]}" if isinstance(ids, (list, tuple)) and i < len(ids) else f"item {i} of a batch"
+        raise InputError(
+            f"{name} has label {int(labels[i])}, out of range for a model with {num_classes} "
+            f"classes (0..{num_classes - 1}): the dataset does not match the model"
+        )
+
+
+@contextmanager
+def _workers_stopped_on_error(batches: Iterator) -> Iterator[None]:
+    """On an error, stop a DataLoader iterator's worker processes at once.
+
+    An error raised in a worker comes back inside a reference cycle (torch's
+    re-raise keeps its frame), so the iterator, and its workers, would live
+    until some later garbage collection - which then stalls for seconds
+    joining them. A finished iterator has already stopped its workers; a
+    persistent-workers loader is left alone.
+    """
+    try:
+        yield
+    except BaseException:
+        stop = getattr(batches, "_shutdown_workers", None)
+        if callable(stop) and not getattr(batches, "_persistent_workers", False):
+            with suppress(Exception):
+                stop()
+        raise
 
 
 @torch.no_grad()
@@ -97,6 +142,7 @@ def evaluate(
     (used for galleries).
     """
     ts = _iter_thresholds(thresholds)
+    cam_curve_step = _check_step(cam_curve_step)
     if not variants:
         raise InputError("no method to evaluate: pass at least one of --methods")
     extractor = extractor or CAMExtractor(model)
@@ -111,29 +157,37 @@ def evaluate(
                 pxap=pxap,
             )
     count = 0
-    bar = tqdm(loader, desc="evaluate", unit="batch", disable=not progress, leave=False)
-    for batch in bar:
-        images = batch["image"].to(device, non_blocking=True)
-        labels = torch.as_tensor(batch["label"]).to(device)
-        res = extractor(images, methods=(), targets=labels)
-        size = tuple(images.shape[-2:])
-        # each variant's maps are resized to the image once, then shared by its meters
-        maps = {
-            v.name: resize_maps(
-                cam_maps(
-                    res.features, extractor.fc.weight, labels, method=v.method, region=v.region,
-                    logits=res.logits, padding=padding,
-                ),
-                size,
-            )
-            for v in variants
-        }
-        masks = batch.get("mask")
-        for (name, _t), meter in meters.items():
-            meter.update(maps[name], batch["boxes"], logits=res.logits, labels=labels, masks=masks)
-        if on_batch is not None:
-            on_batch(batch, res, maps)
-        count += images.shape[0]
+    try:
+        total = len(loader)  # type: ignore[arg-type]
+    except TypeError:  # an iterable without a length
+        total = None
+    batches = iter(loader)
+    bar = tqdm(batches, total=total, desc="evaluate", unit="batch", disable=not progress, leave=False)
+    with _workers_stopped_on_error(batches):
+        for batch in bar:
+            images = batch["image"].to(device, non_blocking=True)
+            given = torch.as_tensor(batch["label"])
+            labels = given.to(device)
+            res = extractor(images, methods=(), targets=labels)
+            _check_labels(given, int(res.logits.shape[1]), batch)
+            size = tuple(images.shape[-2:])
+            # each variant's maps are resized to the image once, then shared by its meters
+            maps = {
+                v.name: resize_maps(
+                    cam_maps(
+                        res.features, extractor.fc.weight, labels, method=v.method, region=v.region,
+                        logits=res.logits, padding=padding,
+                    ),
+                    size,
+                )
+                for v in variants
+            }
+            masks = batch.get("mask")
+            for (name, _t), meter in meters.items():
+                meter.update(maps[name], batch["boxes"], logits=res.logits, labels=labels, masks=masks)
+            if on_batch is not None:
+                on_batch(batch, res, maps)
+            count += images.shape[0]
     if count == 0:
         raise InputError("the evaluation set is empty: no image to evaluate")
     if reduce is not None:
@@ -189,12 +243,18 @@ def evaluate_checkpoint(
     from infocam.data import build_dataset, collate
     from infocam.engine import distributed as D
     from infocam.engine.checkpoint import load_checkpoint
-    from infocam.fileio import atomic_write_json
+    from infocam.fileio import atomic_write_json, check_writable_file
 
     if batch_size < 1:
         raise InputError(f"--batch-size must be >= 1; got {batch_size}")
     if workers < 0:
         raise InputError(f"--workers must be >= 0; got {workers}")
+    if region is not None:
+        main_variants(methods, region)  # validates --region and --methods
+    _iter_thresholds(threshold)
+    _check_step(cam_curve_step)
+    if json_out:
+        check_writable_file(json_out, what="--json")  # before the work, not after it
     ctx = D.init_distributed(device)
     try:
         model, cfg, _meta = load_checkpoint(checkpoint, ctx.device)
@@ -208,6 +268,12 @@ def evaluate_checkpoint(
                 f"{checkpoint}: its config names no dataset; pass --data ROOT and --format"
             )
         dataset = build_dataset(data_cfg, split, train=False)
+        m = cfg.get("model", {}).get("num_classes")
+        if m is not None and getattr(dataset, "num_classes", m) > m:
+            raise InputError(
+                f"{checkpoint}: the model has {m} classes but the {data_cfg.get('format')} dataset at "
+                f"{data_cfg.get('root')} has {dataset.num_classes}: evaluate it on the data it was trained for"
+            )
         if ctx.world_size > 1:
             dataset = Subset(dataset, range(ctx.rank, len(dataset), ctx.world_size))
         loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=workers,

@@ -37,6 +37,8 @@ import difflib
 import importlib.util
 import logging
 import math
+import pickle
+import re
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -153,6 +155,17 @@ def read_state_dict(path: str | Path) -> dict[str, Tensor]:
         raise InputError(f"weights: no such file: {path}")
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        if not _runs_code(exc):
+            raise InputError(
+                f"weights: {path} could not be read as a weights-only PyTorch file: "
+                f"{_unpickler_reason(exc)} (not a PyTorch file, or a corrupt one)"
+            ) from None
+        raise InputError(
+            f"weights: {path}: refused: the file holds pickled Python objects that could run "
+            "code when loaded, so it is untrusted; infocam reads weights with "
+            f"torch.load(weights_only=True) only ({_unpickler_reason(exc)})"
+        ) from None
     except Exception as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(
@@ -181,6 +194,25 @@ def read_state_dict(path: str | Path) -> dict[str, Tensor]:
     for prefix in ("module.", "_orig_mod."):
         state = _strip_prefix(state, prefix)
     return state
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _unpickler_reason(exc: BaseException) -> str:
+    """The useful part of torch's weights-only error (``Unsupported global: GLOBAL os.system ...``)."""
+    text = _ANSI.sub("", str(exc))
+    _, found, rest = text.partition("WeightsUnpickler error:")
+    if not found:
+        return " ".join(text.split()[:12]) or type(exc).__name__
+    rest = rest.split("Check the documentation")[0]
+    words = " ".join(rest.split())
+    return words.split(". ")[0] or type(exc).__name__
+
+
+def _runs_code(exc: BaseException) -> bool:
+    """Did the weights-only unpickler stop at a global (a class or function to call)?"""
+    return "Unsupported global" in str(exc) or "GLOBAL" in _unpickler_reason(exc)
 
 
 def _is_under(key: str, names: tuple[str, ...]) -> bool:
