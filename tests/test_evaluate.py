@@ -4,9 +4,9 @@ import json
 
 import pytest
 import torch
-from data_factory import make_csv
 from torch.utils.data import DataLoader
 
+from data_factory import make_csv
 from infocam import cam_maps
 from infocam.boxes import box_iou, boxes_from_maps
 from infocam.cli import main
