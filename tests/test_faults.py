@@ -232,9 +232,6 @@ def test_evaluate_sigkilled_while_writing_json_leaves_the_previous_json(tmp_path
 # --------------------------------------------------------------------------- files written by others
 
 
-@pytest.mark.xfail(strict=True, reason="engine/checkpoint.py (trainer engineer): atomic_write re-raises a "
-                   "write/fsync OSError that names no file, so `infocam train` on a full disk says only "
-                   "'No space left on device'; re-raise it naming the checkpoint path (as infocam.fileio does)")
 def test_checkpoint_out_of_disk_error_names_the_file(tmp_path, monkeypatch) -> None:
     path = tmp_path / "last.pt"
 
@@ -250,24 +247,17 @@ def test_checkpoint_out_of_disk_error_names_the_file(tmp_path, monkeypatch) -> N
     assert err.value.filename == str(path)
 
 
-@pytest.mark.xfail(strict=True, reason="cli/commands/data.py (data check): --json is written with its own "
-                   "tmp + os.replace and no cleanup, so a full disk leaves '.NAME.tmp' behind; use "
-                   "infocam.fileio.atomic_write_json")
 def test_data_check_json_out_of_disk_leaves_no_temp(tmp_path, monkeypatch, capsys) -> None:
     made = make_csv(tmp_path / "data")
     reports = tmp_path / "reports"
     reports.mkdir()
     out = reports / "check.json"
     old = write_old(out)
-    real_write_text = Path.write_text
 
-    def write_text(self, data, *args, **kwargs):
-        if self.name.endswith(".tmp"):
-            real_write_text(self, data[: len(data) // 2], *args, **kwargs)
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        return real_write_text(self, data, *args, **kwargs)
+    def fsync(fd):  # the data is written, then the disk turns out to be full
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(Path, "write_text", write_text)
+    monkeypatch.setattr(os, "fsync", fsync)
     rc = main(["data", "check", str(made), "--format", "csv", "--json", str(out), "--overwrite"])
     monkeypatch.undo()
     assert rc == 2 and out.read_text() == old  # this part holds today

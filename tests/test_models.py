@@ -414,11 +414,11 @@ def test_weights_file_forms(tmp_path) -> None:
 
 def test_bad_weights_files_raise_input_error(tmp_path) -> None:
     missing = tmp_path / "nope.pt"
-    with pytest.raises(InputError, match=r"no such file.*nope\.pt"):
+    with pytest.raises(InputError, match=r"nope\.pt: no such weights file"):
         build_model("small_cnn", 4, weights=missing)
     text = tmp_path / "notes.txt"
     text.write_text("not a checkpoint")
-    with pytest.raises(InputError, match=r"notes\.txt could not be read"):
+    with pytest.raises(InputError, match=r"notes\.txt: not a readable weights"):
         build_model("small_cnn", 4, weights=text)
     other = tmp_path / "other.pt"
     torch.save({"epoch": 3, "lr": 0.1}, other)

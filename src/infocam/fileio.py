@@ -10,21 +10,26 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
+import re
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from infocam.errors import InputError
 
 
-def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` so that it is the old file or the new one, never half.
+def atomic_write(path: str | Path, writer: Callable[[BinaryIO], Any]) -> Path:
+    """Write ``path`` via ``writer(file)`` so that it is the old file or the new one, never half.
 
-    On any error (a full disk, an interrupt) the temporary file is removed
-    and ``path`` is untouched; an ``OSError`` that names no file (``write``
-    and ``fsync`` errors do not) is re-raised naming ``path``. A process
-    killed outright (SIGKILL, power loss) can leave the hidden temporary
-    ``.NAME.XXXX.tmp`` beside ``path``, never a half-written ``path``.
+    The data goes to a temporary file in the same directory, is flushed and
+    fsynced, then ``os.replace``-d over ``path``, and the directory is
+    fsynced. On any error (a full disk, an interrupt) the temporary file is
+    removed and ``path`` is untouched; an ``OSError`` that names no file
+    (``write`` and ``fsync`` errors do not) is re-raised naming ``path``. A
+    process killed outright (SIGKILL, power loss) can leave the hidden
+    temporary ``.NAME.XXXX.tmp`` beside ``path``, never a half-written ``path``.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -35,7 +40,7 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
         os.umask(umask)
         os.fchmod(fd, 0o666 & ~umask)
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            writer(fh)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -47,7 +52,26 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    _fsync_dir(path.parent)
     return path
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Make a rename durable (best effort: not every filesystem allows it)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
+    return atomic_write(path, lambda fh: fh.write(data))
 
 
 def atomic_write_text(path: str | Path, text: str) -> Path:
@@ -109,3 +133,51 @@ def prepare_output_dir(path: str | Path, *, overwrite: bool = False, what: str =
     os.close(fd)
     Path(probe).unlink(missing_ok=True)
     return path
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def unpickler_reason(exc: BaseException) -> str:
+    """The useful part of torch's weights-only error (``Unsupported global: GLOBAL os.system ...``)."""
+    text = _ANSI.sub("", str(exc))
+    _, found, rest = text.partition("WeightsUnpickler error:")
+    if not found:
+        return " ".join(text.split()[:12]) or type(exc).__name__
+    rest = rest.split("Check the documentation")[0]
+    words = " ".join(rest.split())
+    return words.split(". ")[0] or type(exc).__name__
+
+
+def _runs_code(exc: BaseException) -> bool:
+    """Did the weights-only unpickler stop at a global (a class or function to call)?"""
+    return "Unsupported global" in str(exc) or "GLOBAL" in unpickler_reason(exc)
+
+
+def load_untrusted_torch_file(path: str | Path, what: str) -> Any:
+    """``torch.load(path, weights_only=True)`` on the CPU, with one-line errors naming ``path``.
+
+    A file whose pickle would call code is *refused* (and says so); a file
+    that is not a PyTorch file at all, or is truncated, is *unreadable*.
+    ``what`` names the kind of file in messages (``"checkpoint"``, ``"weights"``).
+    """
+    import torch
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such {what} file")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        if _runs_code(exc):
+            raise InputError(
+                f"{path}: refused: the file holds pickled Python objects that could run code "
+                f"when loaded, so it is untrusted; infocam reads {what} files with "
+                f"torch.load(weights_only=True) only ({unpickler_reason(exc)})"
+            ) from None
+        raise InputError(
+            f"{path}: not a readable {what} (not a PyTorch file, or a corrupt one): {unpickler_reason(exc)}"
+        ) from None
+    except Exception as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(f"{path}: not a readable {what} (truncated or corrupt?): {reason}") from None

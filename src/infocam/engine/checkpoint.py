@@ -21,18 +21,15 @@ mismatch.
 
 from __future__ import annotations
 
-import os
-import pickle
-import tempfile
-import zipfile
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import torch
 from torch import nn
 
 from infocam.errors import InputError
+from infocam.fileio import atomic_write, load_untrusted_torch_file
 
 __all__ = [
     "FORMAT",
@@ -51,61 +48,9 @@ VERSION = 1
 ARCH_KEYS = ("name", "num_classes", "in_channels", "adl")
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:  # pragma: no cover - e.g. Windows
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover - some filesystems refuse
-        pass
-    finally:
-        os.close(fd)
-
-
-def atomic_write(path: Path, writer: Callable[[BinaryIO], Any]) -> None:
-    """Write ``path`` via ``writer(file)`` so that it is either old or new, never half.
-
-    The data goes to a temporary file in the same directory, is flushed and
-    fsynced, then ``os.replace``-d over ``path``; the directory is fsynced
-    too. If ``writer`` raises, the temporary file is removed and ``path`` is
-    untouched.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; a normal file obeys the umask
-        with os.fdopen(fd, "wb") as f:
-            writer(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
-
-
 def atomic_torch_save(obj: Any, path: Path) -> None:
     """``torch.save(obj, path)``, atomically (see :func:`atomic_write`)."""
     atomic_write(Path(path), lambda f: torch.save(obj, f))
-
-
-def _unpickler_reason(exc: BaseException) -> str:
-    """The useful line of torch's weights-only error (e.g. ``Unsupported global: ...``)."""
-    for line in str(exc).splitlines():
-        line = line.strip()
-        if line.startswith("WeightsUnpickler error:"):
-            return line.removeprefix("WeightsUnpickler error:").strip().split(". ")[0]
-    return type(exc).__name__
 
 
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
@@ -115,21 +60,7 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
         InputError: the file is missing, truncated or not a checkpoint, or it
             holds pickled objects that would run code when loaded.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: no such checkpoint file")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        raise InputError(
-            f"{path}: refused: the file holds pickled Python objects that could run code "
-            "when loaded, so it is untrusted; infocam loads checkpoints with "
-            f"torch.load(weights_only=True) only ({_unpickler_reason(exc)})"
-        ) from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise InputError(
-            f"{path}: not a readable checkpoint (truncated or corrupt?): {exc}"
-        ) from None
+    ckpt = load_untrusted_torch_file(path, "checkpoint")
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise InputError(f"{path}: not an infocam checkpoint (no format={FORMAT!r} entry)")
     if ckpt.get("version") != VERSION:

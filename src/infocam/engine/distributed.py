@@ -73,11 +73,25 @@ def _env_int(name: str, default: int) -> int:
 
 
 def resolve_device(pref: str, local_rank: int = 0) -> torch.device:
-    """``auto``: this process's GPU if there is one, else the CPU; ``cuda``: a GPU or an error."""
+    """The device of this process.
+
+    ``auto``: GPU ``local_rank`` if there is a GPU, else the CPU; ``cuda``: that
+    GPU or an error; ``cuda:N``: GPU N (one process only); ``cpu``.
+    """
+    index = None
+    if isinstance(pref, str) and pref.startswith("cuda:") and pref[5:].isdigit():
+        index = int(pref[5:])
+        pref = "cuda"
     if pref not in ("auto", "cpu", "cuda"):
-        raise InputError(f"device: must be auto, cpu or cuda, got {pref!r}")
+        raise InputError(f"device: must be auto, cpu, cuda or cuda:N, got {pref!r}")
     if pref == "cpu":
         return torch.device("cpu")
+    if index is not None:
+        if not torch.cuda.is_available() or index >= torch.cuda.device_count():
+            raise InputError(f"device: cuda:{index} was asked for, but that GPU is not visible")
+        if _env_int("WORLD_SIZE", 1) > 1:
+            raise InputError("device: cuda:N is for one process; under torchrun use cuda or auto")
+        return torch.device("cuda", index)
     if torch.cuda.is_available():
         n = torch.cuda.device_count()
         if local_rank >= n:

@@ -4,12 +4,8 @@ One process per device; under ``torchrun`` the model is wrapped in
 DistributedDataParallel, each process reads its shard of the data
 (``DistributedSampler``, ``set_epoch`` every epoch) and the validation
 counts are summed over the processes (never averaged percentages). Only
-rank 0 writes files and prints. Run directory::
-
-    config.yaml     the resolved config (seed included)
-    metrics.jsonl   one JSON line per epoch
-    last.pt         after every epoch (resume from here)
-    best.pt         the epoch with the best validation score
+rank 0 writes files and prints. The run directory is described in
+:mod:`infocam.engine.rundir`.
 
 Checkpoints are written atomically (``best.pt`` before ``last.pt``, so a
 crash between the two never loses the best one), and ``resume=True``
@@ -27,23 +23,33 @@ loss is summed on the device; the progress bar reads it every
 from __future__ import annotations
 
 import contextlib
-import json
+import gc
 import math
-import os
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
-from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from tqdm.auto import tqdm
 
 from infocam.engine import distributed as D
+from infocam.engine.build import (
+    ShardSampler,
+    build_datasets,
+    build_model_from_cfg,
+    build_optimizer,
+    lr_at_epoch,
+    make_loader,
+    make_loss,
+    per_rank_batch,
+    select_metric,
+    workers_stopped_on_error,
+)
 from infocam.engine.checkpoint import (
     FORMAT,
     VERSION,
@@ -54,6 +60,7 @@ from infocam.engine.checkpoint import (
     read_checkpoint,
 )
 from infocam.engine.config import MULTI_LABEL_LOSSES, config_diff, resolve_config, save_config
+from infocam.engine.rundir import append_log, prepare_run_dir, read_log, write_log
 from infocam.engine.seed import (
     derive_seed,
     draw_seed,
@@ -63,13 +70,10 @@ from infocam.engine.seed import (
     seed_everything,
     set_deterministic,
     set_rng_state,
-    worker_init_fn,
 )
 from infocam.errors import InputError
 
-__all__ = ["RUN_FILES", "TrainResult", "build_optimizer", "fit", "lr_at_epoch"]
-
-RUN_FILES = ("config.yaml", "metrics.jsonl", "last.pt", "best.pt")
+__all__ = ["TrainResult", "build_optimizer", "fit", "lr_at_epoch"]
 
 
 @dataclass
@@ -78,268 +82,53 @@ class TrainResult:
 
     out_dir: Path
     model: nn.Module  # the final (last-epoch) weights, unwrapped, in eval mode
-    cfg: dict[str, Any]
+    cfg: dict[str, Any]  # the resolved config (seed and num_classes filled in)
     best_path: Path
     last_path: Path
     best_score: float
     best_epoch: int
     epochs: int  # epochs completed in total (including those before a resume)
     select_metric: str
-    history: list[dict[str, Any]] = field(default_factory=list)
+    history: list[dict[str, Any]] = field(default_factory=list)  # metrics.jsonl rows
 
     def load_best(self, device: str | torch.device = "cpu") -> nn.Module:
         """The model of ``best.pt`` (the checkpoint the evaluator should test)."""
         return load_checkpoint(self.best_path, device)[0]
 
 
-# --------------------------------------------------------------------------- helpers
+@dataclass
+class _Run:
+    """Everything one training run needs, built once by :func:`_setup`."""
 
+    cfg: dict[str, Any]
+    ctx: D.DistContext
+    out: Path
+    model: nn.Module  # DDP-wrapped under torchrun
+    raw_model: nn.Module
+    opt: torch.optim.Optimizer
+    sched: torch.optim.lr_scheduler.MultiStepLR
+    scaler: torch.amp.GradScaler
+    loss_fn: Callable[[Tensor, Tensor], Tensor]
+    amp_dtype: torch.dtype | None
+    memory_format: torch.memory_format
+    multi: bool
+    select: str
+    num_classes: int
+    train_set: Dataset
+    sampler: DistributedSampler
+    batch: int
+    val_loader: DataLoader
+    say: Callable[[str], None]
+    progress: bool
+    start: int = 0
+    best_score: float = -math.inf
+    best_epoch: int = 0
 
-def lr_at_epoch(base_lr: float, epoch: int, milestones: list[int], gamma: float) -> float:
-    """The step schedule: ``base_lr * gamma ** (number of milestones <= epoch)``."""
-    return base_lr * gamma ** sum(1 for m in milestones if m <= epoch)
-
-
-def build_optimizer(
-    model: nn.Module, cfg: Mapping[str, Any]
-) -> tuple[torch.optim.SGD, torch.optim.lr_scheduler.MultiStepLR]:
-    """SGD (momentum, Nesterov, weight decay) with new layers at ``new_layer_lr_mult x`` lr.
-
-    The groups come from :func:`infocam.models.param_groups` (call before DDP).
-    The schedule multiplies every group's lr by ``gamma`` at each milestone.
-    """
-    from infocam.models import param_groups
-
-    t = cfg["train"]
-    groups = param_groups(model, t["lr"], t["new_layer_lr_mult"])
-    opt = torch.optim.SGD(
-        groups,
-        lr=t["lr"],
-        momentum=t["momentum"],
-        nesterov=t["nesterov"],
-        weight_decay=t["weight_decay"],
-    )
-    sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=t["milestones"], gamma=t["gamma"])
-    return opt, sched
-
-
-class _ShardSampler(Sampler[int]):
-    """Indices ``rank, rank + world, ...``: an exact partition (no padding) for evaluation."""
-
-    def __init__(self, n: int, rank: int, world: int) -> None:
-        self.n, self.rank, self.world = n, rank, world
-
-    def __iter__(self) -> Iterator[int]:
-        return iter(range(self.rank, self.n, self.world))
-
-    def __len__(self) -> int:
-        return len(range(self.rank, self.n, self.world))
-
-
-def _collate(batch: list[dict[str, Any]]) -> dict[str, Any]:
-    from infocam.data.collate import collate
-
-    return collate(batch)
-
-
-def _build_datasets(cfg: dict[str, Any]) -> tuple[Dataset, Dataset]:
-    data = {k: v for k, v in cfg["data"].items() if v is not None}
-    fmt = data.get("format")
-    if fmt is None:
-        raise InputError("data.format: required (cub, tiny-imagenet, wsol, csv or synthetic)")
-    if fmt == "synthetic":
-        from infocam.engine.synthetic import build_synthetic
-
-        return build_synthetic(data, "train", True), build_synthetic(data, "val", False)
-    from infocam.data import build_dataset
-
-    return build_dataset(data, "train", True), build_dataset(data, "val", False)
-
-
-def _build_model(cfg: dict[str, Any]) -> nn.Module:
-    from infocam.models import build_model
-
-    m = cfg["model"]
-    return build_model(
-        m["name"],
-        m["num_classes"],
-        adl=m["adl"],
-        adl_drop_rate=m["adl_drop_rate"],
-        adl_gamma=m["adl_gamma"],
-        pretrained=m["pretrained"],
-        weights=m["weights"],
-        in_channels=m["in_channels"],
-    )
-
-
-def _labels_of(ds: Dataset) -> Tensor:
-    """Every training label, for the class priors (without decoding images when possible)."""
-    labels = getattr(ds, "labels", None)
-    if labels is None:
-        labels = [ds[i]["label"] for i in range(len(ds))]  # type: ignore[arg-type]
-    if len(labels) and isinstance(labels[0], Tensor) and labels[0].ndim > 0:
-        return torch.stack([torch.as_tensor(v) for v in labels])
-    return torch.as_tensor(labels)
-
-
-def _make_loss(cfg: dict[str, Any], train_set: Dataset, m: int) -> Callable[[Tensor, Tensor], Tensor]:
-    kind = cfg["train"]["loss"]
-    if kind == "ce":
-        return F.cross_entropy
-    if kind == "bce":
-        return lambda logits, y: F.binary_cross_entropy_with_logits(logits, y.to(logits.dtype))
-    from infocam import losses
-
-    labels = _labels_of(train_set)
-    if kind == "pc_softmax":
-        priors = losses.class_priors(labels.long(), m)
-        return lambda logits, y: losses.pc_softmax_cross_entropy(logits, y, priors)
-    priors = losses.label_priors(labels)
-    return lambda logits, y: losses.pc_sigmoid_bce(logits, y, priors)
-
-
-def _select_metric(cfg: dict[str, Any]) -> str:
-    sel = cfg["train"]["select_metric"]
-    multi = cfg["train"]["loss"] in MULTI_LABEL_LOSSES
-    if sel == "auto":
-        return "label_acc" if multi else "top1"
-    if multi != (sel == "label_acc"):
-        raise InputError(
-            f"train.select_metric: {sel} does not apply to train.loss={cfg['train']['loss']} "
-            f"({'multi' if multi else 'single'}-label); use auto"
-        )
-    return sel
-
-
-def _per_rank(total: int, world: int, key: str) -> int:
-    if total % world:
-        raise InputError(
-            f"{key}: {total} is the global batch and must divide evenly over the "
-            f"{world} processes (e.g. --set {key}={math.ceil(total / world) * world})"
-        )
-    return total // world
-
-
-def _loader(ds: Dataset, batch: int, sampler: Sampler, cfg: dict, dev: torch.device,
-            generator: torch.Generator | None = None) -> DataLoader:
-    workers = cfg["train"]["num_workers"]
-    return DataLoader(
-        ds,
-        batch_size=batch,
-        sampler=sampler,
-        num_workers=workers,
-        collate_fn=_collate,
-        pin_memory=dev.type == "cuda",
-        worker_init_fn=worker_init_fn if workers else None,
-        generator=generator,
-        persistent_workers=False,  # fresh workers per epoch: seeds follow the epoch (resume)
-    )
-
-
-def _prepare_run_dir(out: Path, resume: bool, overwrite: bool) -> Path | None:
-    """Check ``out`` (rank 0); returns the checkpoint to resume from, if any."""
-    if resume and overwrite:
-        raise InputError("--resume and --overwrite: give one of them, not both")
-    if out.exists() and not out.is_dir():
-        raise InputError(f"{out}: exists and is not a directory")
-    for tmp in out.glob(".*.tmp") if out.is_dir() else ():
-        if any(tmp.name.startswith(f".{n}.") for n in RUN_FILES):
-            tmp.unlink(missing_ok=True)  # a write that a crash interrupted
-    found = [n for n in RUN_FILES if (out / n).exists()]
-    if resume:
-        if (out / "last.pt").is_file():
-            return out / "last.pt"
-        if not found:
-            raise InputError(f"{out}: --resume: no previous run here (no last.pt)")
-        return None  # started, but no epoch finished: start from the beginning
-    if found and not overwrite:
-        raise InputError(
-            f"{out}: holds a previous run ({', '.join(found)}); pass --resume to continue "
-            "it or --overwrite to replace it"
-        )
-    for n in found:
-        (out / n).unlink()
-    out.mkdir(parents=True, exist_ok=True)
-    return None
-
-
-def _on_main(ctx: D.DistContext, fn: Callable[[], Any]) -> Any:
-    """Run ``fn`` on rank 0 and share its result (or its InputError) with every rank."""
-    result: tuple[str, Any] = ("ok", None)
-    if ctx.is_main:
-        try:
-            result = ("ok", fn())
-        except InputError as exc:
-            result = ("error", str(exc))
-    result = D.broadcast_object(result)
-    if result[0] == "error":
-        raise InputError(result[1])
-    return result[1]
-
-
-def _read_log(path: Path, upto_epoch: int) -> list[dict[str, Any]]:
-    if not path.is_file():
-        return []
-    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    return [r for r in rows if r.get("epoch", 0) <= upto_epoch]
-
-
-def _write_log(path: Path, rows: list[dict[str, Any]]) -> None:
-    from infocam.engine.checkpoint import atomic_write
-
-    data = "".join(json.dumps(r) + "\n" for r in rows).encode()
-    atomic_write(path, lambda f: f.write(data))
-
-
-def _append_log(path: Path, row: Mapping[str, Any]) -> None:
-    with open(path, "a", encoding="utf-8") as f:
-        f.write(json.dumps(row) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
-
-
-# --------------------------------------------------------------------------- one epoch
-
-
-@torch.no_grad()
-def _validate(model: nn.Module, loader: DataLoader, loss_fn: Callable, multi: bool,
-              m: int, dev: torch.device, autocast: Callable[[], Any], mf: torch.memory_format
-              ) -> dict[str, float]:
-    """Summed counts over all processes -> top-1/top-5 (or per-label) accuracy in percent."""
-    model.eval()
-    width = m + 2 if multi else 4
-    counts = torch.zeros(width, dtype=torch.float64, device=dev)
-    for batch in loader:
-        images = batch["image"].to(dev, non_blocking=True, memory_format=mf)
-        labels = batch["label"].to(dev, non_blocking=True)
-        with autocast():
-            logits = model(images)
-        logits = logits.float()
-        n = images.shape[0]
-        if multi:
-            counts[:m] += ((logits > 0) == (labels > 0.5)).sum(0)
-        else:
-            top = logits.topk(min(5, m), dim=1).indices == labels[:, None]
-            counts[0] += top[:, 0].sum()
-            counts[1] += top.any(1).sum()
-        counts[-2] += n
-        counts[-1] += loss_fn(logits, labels).double() * n
-    D.all_reduce_sum(counts)
-    total = float(counts[-2])
-    if total == 0:
-        raise InputError("data: the validation split is empty")
-    out = {"val_images": int(total), "val_loss": float(counts[-1]) / total}
-    if multi:
-        per_label = counts[:m] / total * 100
-        out["val_label_acc"] = float(per_label.mean())
-        out["val_per_label_acc"] = [round(float(v), 4) for v in per_label]
-    else:
-        out["val_top1"] = float(counts[0]) / total * 100
-        out["val_top5"] = float(counts[1]) / total * 100
-    return out
-
-
-# --------------------------------------------------------------------------- fit
+    def autocast(self) -> Any:
+        """Mixed precision on GPUs when ``train.amp`` asks for it."""
+        if self.amp_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.ctx.device.type, dtype=self.amp_dtype)
 
 
 def fit(
@@ -358,8 +147,8 @@ def fit(
     Args:
         cfg: a config (see :mod:`infocam.engine.config`); partial dicts are
             completed with the defaults.
-        out_dir: the run directory (see the module docstring). A directory
-            holding a previous run is refused unless ``resume`` or ``overwrite``.
+        out_dir: the run directory. A directory holding a previous run is
+            refused unless ``resume`` or ``overwrite``.
         model: a model to train instead of building ``cfg.model`` (it must be
             what ``cfg.model`` describes for :func:`load_checkpoint` to rebuild it).
         train_set, val_set: datasets instead of building ``cfg.data``.
@@ -367,42 +156,47 @@ def fit(
         overwrite: delete a previous run in ``out_dir`` first.
         progress: progress bar (on a terminal) and one line per epoch, rank 0 only.
 
-    Runs under ``torchrun`` as well (one call per process).
+    Runs under ``torchrun`` as well (every process calls it).
     """
     cfg = resolve_config(cfg)
-    out = Path(out_dir)
     ctx = D.init_distributed(cfg["device"])
     det = cfg["train"]["deterministic"]
     det = ctx.device.type == "cpu" if det == "auto" else bool(det)
     prev_det = set_deterministic(det, ctx.device.type)
     try:
-        result = _fit(cfg, out, ctx, model, train_set, val_set, resume, overwrite, progress)
-        D.barrier()  # tear the group down together: gloo aborts if a peer leaves mid-way
+        run = _setup(cfg, Path(out_dir), ctx, model, train_set, val_set, resume, overwrite,
+                     progress)
+        result = _train(run)
+        if ctx.owns_group:
+            # Let go of DDP and loaders (they hold the process group) before the group
+            # goes, and leave together: a gloo peer that vanishes mid-teardown can abort.
+            del run
+            gc.collect()
+            D.barrier()
         return result
     finally:
         restore_deterministic(prev_det)
         D.cleanup(ctx)
 
 
-def _fit(cfg: dict[str, Any], out: Path, ctx: D.DistContext, model: nn.Module | None,
-         train_set: Dataset | None, val_set: Dataset | None, resume: bool, overwrite: bool,
-         progress: bool) -> TrainResult:
-    dev, t = ctx.device, cfg["train"]
-    say = (lambda msg: tqdm.write(msg, file=sys.stderr)) if progress and ctx.is_main else (
-        lambda msg: None)
-    ckpt_path = _on_main(ctx, lambda: _prepare_run_dir(out, resume, overwrite))
-    ckpt = read_checkpoint(ckpt_path) if ckpt_path is not None else None
-    if ckpt is not None and cfg["seed"] is None:
-        cfg["seed"] = ckpt["cfg"]["seed"]
-    if cfg["seed"] is None:
-        cfg["seed"] = D.broadcast_object(draw_seed())
-    seed = cfg["seed"]
-    seed_everything(seed)  # the same model initialisation on every process
+# --------------------------------------------------------------------------- setup
 
-    if train_set is None or val_set is None:
-        built = _build_datasets(cfg)
-        train_set = train_set if train_set is not None else built[0]
-        val_set = val_set if val_set is not None else built[1]
+
+def _on_main(ctx: D.DistContext, fn: Callable[[], Any]) -> Any:
+    """Run ``fn`` on rank 0 and share its result (or its error) with every rank."""
+    result: tuple[str, Any] = ("ok", None)
+    if ctx.is_main:
+        try:
+            result = ("ok", fn())
+        except (InputError, OSError) as exc:  # every rank must learn of it, or they hang
+            result = ("error", str(exc))
+    result = D.broadcast_object(result)
+    if result[0] == "error":
+        raise InputError(result[1])
+    return result[1]
+
+
+def _resolve_classes(cfg: dict[str, Any], train_set: Dataset) -> int:
     m = cfg["model"]["num_classes"]
     ds_m = getattr(train_set, "num_classes", None)
     if m is None:
@@ -412,16 +206,41 @@ def _fit(cfg: dict[str, Any], out: Path, ctx: D.DistContext, model: nn.Module | 
     if m is None:
         raise InputError("model.num_classes: required (the dataset does not say)")
     cfg["model"]["num_classes"] = m
+    return m
+
+
+def _setup(cfg: dict[str, Any], out: Path, ctx: D.DistContext, model: nn.Module | None,
+           train_set: Dataset | None, val_set: Dataset | None, resume: bool, overwrite: bool,
+           progress: bool) -> _Run:
+    dev, t = ctx.device, cfg["train"]
+
+    def say(msg: str) -> None:
+        if progress and ctx.is_main:
+            tqdm.write(msg, file=sys.stderr)
+
+    ckpt_path = _on_main(ctx, lambda: prepare_run_dir(out, resume, overwrite))
+    ckpt = read_checkpoint(ckpt_path) if ckpt_path is not None else None
+    if ckpt is not None and cfg["seed"] is None:
+        cfg["seed"] = ckpt["cfg"]["seed"]
+    if cfg["seed"] is None:
+        cfg["seed"] = D.broadcast_object(draw_seed())
+    seed = cfg["seed"]
+    seed_everything(seed)  # the same model initialisation on every process
+
+    if train_set is None or val_set is None:
+        built = build_datasets(cfg)
+        train_set = train_set if train_set is not None else built[0]
+        val_set = val_set if val_set is not None else built[1]
+    m = _resolve_classes(cfg, train_set)
     if ckpt is not None:
         check_model_cfg(ckpt["cfg"]["model"], cfg["model"], ckpt_path)
         changed = config_diff(ckpt["cfg"], cfg)
         if changed:
             say(f"resuming with changed settings: {'; '.join(changed)}")
+    select = select_metric(cfg)
     if model is None:
-        model = _build_model(cfg)
-    multi = t["loss"] in MULTI_LABEL_LOSSES
-    select = _select_metric(cfg)
-    loss_fn = _make_loss(cfg, train_set, m)
+        model = build_model_from_cfg(cfg)
+    loss_fn = make_loss(cfg, train_set, m)
 
     cuda = dev.type == "cuda"
     mf = torch.channels_last if cuda and t["channels_last"] else torch.preserve_format
@@ -438,11 +257,6 @@ def _fit(cfg: dict[str, Any], out: Path, ctx: D.DistContext, model: nn.Module | 
         amp_dtype = None
     scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype is torch.float16)
 
-    def autocast() -> Any:
-        if amp_dtype is None:
-            return contextlib.nullcontext()
-        return torch.autocast(dev.type, dtype=amp_dtype)
-
     start, best_score, best_epoch = 0, -math.inf, 0
     if ckpt is not None:
         load_model_state(model, ckpt["model"], ckpt_path)
@@ -452,69 +266,129 @@ def _fit(cfg: dict[str, Any], out: Path, ctx: D.DistContext, model: nn.Module | 
         sched.gamma = t["gamma"]
         scaler.load_state_dict(ckpt["scaler"])
         start, best_score, best_epoch = ckpt["epoch"], ckpt["best_score"], ckpt["best_epoch"]
-    raw_model = model
+    wrapped = model
     if ctx.distributed:
-        model = nn.parallel.DistributedDataParallel(
-            model, device_ids=[dev.index] if cuda else None
-        )
+        wrapped = nn.parallel.DistributedDataParallel(model, device_ids=[dev.index] if cuda else None)
 
-    batch = _per_rank(t["batch_size"], ctx.world_size, "train.batch_size")
-    vbatch = _per_rank(t["val_batch_size"] or t["batch_size"], ctx.world_size,
-                       "train.val_batch_size" if t["val_batch_size"] else "train.batch_size")
-    sampler = DistributedSampler(train_set, num_replicas=ctx.world_size, rank=ctx.rank,
-                                 shuffle=True, seed=seed)
-    val_loader = _loader(val_set, vbatch, _ShardSampler(len(val_set), ctx.rank, ctx.world_size),
-                         cfg, dev)
+    vkey = "train.val_batch_size" if t["val_batch_size"] else "train.batch_size"
+    vbatch = per_rank_batch(t["val_batch_size"] or t["batch_size"], ctx.world_size, vkey)
+    run = _Run(
+        cfg=cfg, ctx=ctx, out=out, model=wrapped, raw_model=model, opt=opt, sched=sched,
+        scaler=scaler, loss_fn=loss_fn, amp_dtype=amp_dtype, memory_format=mf,
+        multi=t["loss"] in MULTI_LABEL_LOSSES, select=select, num_classes=m,
+        train_set=train_set,
+        sampler=DistributedSampler(train_set, num_replicas=ctx.world_size, rank=ctx.rank,
+                                   shuffle=True, seed=seed),
+        batch=per_rank_batch(t["batch_size"], ctx.world_size, "train.batch_size"),
+        val_loader=make_loader(val_set, vbatch, ShardSampler(len(val_set), ctx.rank,
+                                                             ctx.world_size),
+                               cfg, dev, loader_generator(seed, -1, ctx.rank)),
+        say=say, progress=progress, start=start, best_score=best_score, best_epoch=best_epoch,
+    )
 
-    history: list[dict[str, Any]] = []
     if ctx.is_main:
         save_config(cfg, out / "config.yaml")
-        history = _read_log(out / "metrics.jsonl", start)
-        if ckpt is not None or (out / "metrics.jsonl").exists():
-            _write_log(out / "metrics.jsonl", history)  # drop epochs the crash lost
+        log = out / "metrics.jsonl"
+        if ckpt is not None or log.exists():
+            write_log(log, read_log(log, start))  # drop epochs that a crash lost
+    if ckpt is None:
+        seed_everything(derive_seed(seed, ctx.rank, 1))  # per-process training randomness
+    elif len(ckpt["rng"]) == ctx.world_size:
+        set_rng_state(ckpt["rng"][ctx.rank])  # last: nothing above may draw after this
+    else:
+        say(f"resuming on {ctx.world_size} processes, saved on {len(ckpt['rng'])}: the "
+            "random streams restart from the seed (the run is not bit-identical)")
+        seed_everything(derive_seed(seed, start, ctx.rank, 1))
     if ckpt is not None:
-        rngs = ckpt["rng"]
-        if len(rngs) == ctx.world_size:
-            set_rng_state(rngs[ctx.rank])
-        else:
-            say(f"resuming on {ctx.world_size} processes, saved on {len(rngs)}: the random "
-                "streams restart from the seed (the run is not bit-identical)")
-            seed_everything(derive_seed(seed, start, ctx.rank, 1))
         say(f"resumed {ckpt_path} at epoch {start} (best {select} {best_score:.2f} at "
             f"epoch {best_epoch})")
-    else:
-        seed_everything(derive_seed(seed, ctx.rank, 1))  # per-process training randomness
+    return run
 
-    epochs, log_every = t["epochs"], max(1, t["log_every"])
-    for epoch in range(start, epochs):
+
+# --------------------------------------------------------------------------- epochs
+
+
+def _train(run: _Run) -> TrainResult:
+    cfg, ctx, out = run.cfg, run.ctx, run.out
+    history = read_log(out / "metrics.jsonl", run.start) if ctx.is_main else []
+    epochs = cfg["train"]["epochs"]
+    for epoch in range(run.start, epochs):
         t0 = time.perf_counter()
-        model.train()
-        sampler.set_epoch(epoch)
-        loader = _loader(train_set, batch, sampler, cfg, dev,
-                         loader_generator(seed, epoch, ctx.rank))
-        steps = len(loader) if t["max_steps_per_epoch"] is None else min(
-            len(loader), t["max_steps_per_epoch"])
-        bar = tqdm(total=steps, desc=f"epoch {epoch + 1}/{epochs}", leave=False, unit="step",
-                   disable=None if progress and ctx.is_main else True, file=sys.stderr)
-        loss_sum = torch.zeros((), dtype=torch.float32, device=dev)
-        seen = 0
-        for step, b in enumerate(loader):
+        loss_sum, seen = _train_epoch(run, epoch)
+        train_s = time.perf_counter() - t0
+        totals = D.all_reduce_sum(torch.stack([loss_sum.double(), seen.double()]))
+        lr = min(g["lr"] for g in run.opt.param_groups)
+        val = _validate(run)
+        run.sched.step()
+        score = val[f"val_{run.select}"]
+        is_best = score > run.best_score
+        if is_best:
+            run.best_score, run.best_epoch = score, epoch + 1
+        images = float(totals[1])
+        row = {
+            "epoch": epoch + 1,
+            "train_loss": float(totals[0]) / max(images, 1.0),
+            **val,
+            "score": score,
+            "best": is_best,
+            "lr": lr,
+            "seconds": time.perf_counter() - t0,
+            "train_seconds": train_s,
+            "images_per_s": images / train_s if train_s > 0 else 0.0,
+            "train_images": int(images),
+            "world_size": ctx.world_size,
+        }
+        rngs = D.all_gather_object(get_rng_state())
+        if ctx.is_main:
+            state = _checkpoint(run, epoch + 1, row, rngs)
+            if is_best:
+                atomic_torch_save(state, out / "best.pt")
+            atomic_torch_save(state, out / "last.pt")
+            append_log(out / "metrics.jsonl", row)
+        history.append(row)
+        run.say(_summary(row, run.select, run.best_score, run.best_epoch, epochs))
+    run.raw_model.eval()
+    return TrainResult(
+        out, run.raw_model, cfg, out / "best.pt", out / "last.pt", run.best_score,
+        run.best_epoch, max(run.start, epochs), run.select, history,
+    )
+
+
+def _train_epoch(run: _Run, epoch: int) -> tuple[Tensor, Tensor]:
+    """One pass over this process's shard; returns (summed loss, images) on the device."""
+    t, dev, mf = run.cfg["train"], run.ctx.device, run.memory_format
+    model, opt, scaler, loss_fn = run.model, run.opt, run.scaler, run.loss_fn
+    model.train()
+    run.sampler.set_epoch(epoch)
+    loader = make_loader(run.train_set, run.batch, run.sampler, run.cfg, dev,
+                         loader_generator(run.cfg["seed"], epoch, run.ctx.rank))
+    steps = len(loader)
+    if t["max_steps_per_epoch"] is not None:
+        steps = min(steps, t["max_steps_per_epoch"])
+    bar = tqdm(total=steps, desc=f"epoch {epoch + 1}/{t['epochs']}", leave=False, unit="step",
+               disable=None if run.progress and run.ctx.is_main else True, file=sys.stderr)
+    log_every, clip = max(1, t["log_every"]), t["grad_clip"]
+    loss_sum = torch.zeros((), dtype=torch.float32, device=dev)
+    seen = 0
+    batches = iter(loader)
+    with workers_stopped_on_error(batches):
+        for step, batch in enumerate(batches):
             if step >= steps:
                 break
-            images = b["image"].to(dev, non_blocking=True, memory_format=mf)
-            labels = b["label"].to(dev, non_blocking=True)
-            if step == 0 and multi != (labels.ndim == 2):
+            images = batch["image"].to(dev, non_blocking=True, memory_format=mf)
+            labels = batch["label"].to(dev, non_blocking=True)
+            if step == 0 and run.multi != (labels.ndim == 2):
                 raise InputError(
-                    f"train.loss={t['loss']} needs {'multi-hot' if multi else 'class-index'} "
-                    f"labels; this dataset's labels have shape {tuple(labels.shape[1:])} per image"
+                    f"train.loss={t['loss']} needs {'multi-hot' if run.multi else 'class-index'}"
+                    f" labels; this dataset's labels have shape {tuple(labels.shape[1:])} per image"
                 )
-            with autocast():
+            with run.autocast():
                 loss = loss_fn(model(images), labels)
             opt.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
-            if t["grad_clip"] is not None:
+            if clip is not None:
                 scaler.unscale_(opt)
-                nn.utils.clip_grad_norm_(model.parameters(), t["grad_clip"])
+                nn.utils.clip_grad_norm_(model.parameters(), clip)
             scaler.step(opt)
             scaler.update()
             loss_sum.add_(loss.detach().float(), alpha=images.shape[0])
@@ -522,75 +396,84 @@ def _fit(cfg: dict[str, Any], out: Path, ctx: D.DistContext, model: nn.Module | 
             if not bar.disable:
                 bar.update(1)
                 if (step + 1) % log_every == 0:
-                    bar.set_postfix(loss=f"{loss.item():.4f}")
-        bar.close()
-        if cuda:
-            torch.cuda.synchronize(dev)
-        train_s = time.perf_counter() - t0
-        totals = D.all_reduce_sum(torch.stack([loss_sum.double(),
-                                               torch.tensor(float(seen), device=dev,
-                                                            dtype=torch.float64)]))
-        lr = min(g["lr"] for g in opt.param_groups)
-        val = _validate(raw_model, val_loader, loss_fn, multi, m, dev, autocast, mf)
-        sched.step()
-        score = val[f"val_{select}"]
-        is_best = score > best_score
-        if is_best:
-            best_score, best_epoch = score, epoch + 1
-        row = {
-            "epoch": epoch + 1,
-            "train_loss": float(totals[0] / max(totals[1], 1)),
-            **{k: v for k, v in val.items()},
-            "score": score,
-            "best": is_best,
-            "lr": lr,
-            "seconds": time.perf_counter() - t0,
-            "train_seconds": train_s,
-            "images_per_s": float(totals[1]) / train_s if train_s > 0 else 0.0,
-            "train_images": int(totals[1]),
-            "world_size": ctx.world_size,
-        }
-        rngs = D.all_gather_object(get_rng_state())
-        if ctx.is_main:
-            state = {
-                "format": FORMAT,
-                "version": VERSION,
-                "model": raw_model.state_dict(),
-                "optimizer": opt.state_dict(),
-                "scheduler": sched.state_dict(),
-                "scaler": scaler.state_dict(),
-                "rng": rngs,
-                "epoch": epoch + 1,
-                "best_score": best_score,
-                "best_epoch": best_epoch,
-                "cfg": cfg,
-                "meta": _meta(cfg, ctx, select, row),
-            }
-            if is_best:
-                atomic_torch_save(state, out / "best.pt")
-            atomic_torch_save(state, out / "last.pt")
-            _append_log(out / "metrics.jsonl", row)
-        history.append(row)
-        say(_summary(row, select, best_score, best_epoch, epochs))
-    raw_model.eval()
-    return TrainResult(out, raw_model, cfg, out / "best.pt", out / "last.pt", best_score,
-                       best_epoch, max(start, epochs), select, history)
+                    bar.set_postfix(loss=f"{loss.item():.4f}")  # the only sync, on a terminal
+    bar.close()
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
+    return loss_sum, torch.tensor(seen, dtype=torch.float64, device=dev)
 
 
-def _meta(cfg: dict, ctx: D.DistContext, select: str, row: Mapping[str, Any]) -> dict:
+@torch.no_grad()
+def _validate(run: _Run) -> dict[str, Any]:
+    """Counts summed over all processes -> top-1/top-5 (or per-label) accuracy in percent.
+
+    Runs the unwrapped model: DDP's forward would synchronise buffers, and the
+    processes may have different numbers of validation batches.
+    """
+    model, dev, m, multi = run.raw_model, run.ctx.device, run.num_classes, run.multi
+    model.eval()
+    counts = torch.zeros(m + 2 if multi else 4, dtype=torch.float64, device=dev)
+    batches = iter(run.val_loader)
+    with workers_stopped_on_error(batches):
+        for batch in batches:
+            images = batch["image"].to(dev, non_blocking=True, memory_format=run.memory_format)
+            labels = batch["label"].to(dev, non_blocking=True)
+            with run.autocast():
+                logits = model(images)
+            logits = logits.float()
+            n = images.shape[0]
+            if multi:
+                counts[:m] += ((logits > 0) == (labels > 0.5)).sum(0)
+            else:
+                top = logits.topk(min(5, m), dim=1).indices == labels[:, None]
+                counts[0] += top[:, 0].sum()
+                counts[1] += top.any(1).sum()
+            counts[-2] += n
+            counts[-1] += run.loss_fn(logits, labels).double() * n
+    D.all_reduce_sum(counts)
+    total = float(counts[-2])
+    if total == 0:
+        raise InputError("data: the validation split is empty")
+    out: dict[str, Any] = {"val_images": int(total), "val_loss": float(counts[-1]) / total}
+    if multi:
+        per_label = counts[:m] / total * 100
+        out["val_label_acc"] = float(per_label.mean())
+        out["val_per_label_acc"] = [round(float(v), 4) for v in per_label]
+    else:
+        out["val_top1"] = float(counts[0]) / total * 100
+        out["val_top5"] = float(counts[1]) / total * 100
+    return out
+
+
+def _checkpoint(run: _Run, epoch: int, row: Mapping[str, Any], rngs: list) -> dict[str, Any]:
+    """The checkpoint dict: tensors and plain containers only (``weights_only``)."""
     import infocam
 
+    cfg = run.cfg
     return {
-        "model_name": cfg["model"]["name"],
-        "num_classes": cfg["model"]["num_classes"],
-        "select_metric": select,
-        "metrics": dict(row),
-        "seed": cfg["seed"],
-        "world_size": ctx.world_size,
-        "device": ctx.device.type,
-        "infocam_version": infocam.__version__,
-        "torch_version": str(torch.__version__),
-        "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "format": FORMAT,
+        "version": VERSION,
+        "model": run.raw_model.state_dict(),
+        "optimizer": run.opt.state_dict(),
+        "scheduler": run.sched.state_dict(),
+        "scaler": run.scaler.state_dict(),
+        "rng": rngs,
+        "epoch": epoch,
+        "best_score": run.best_score,
+        "best_epoch": run.best_epoch,
+        "cfg": cfg,
+        "meta": {
+            "model_name": cfg["model"]["name"],
+            "num_classes": cfg["model"]["num_classes"],
+            "select_metric": run.select,
+            "metrics": dict(row),
+            "seed": cfg["seed"],
+            "world_size": run.ctx.world_size,
+            "device": run.ctx.device.type,
+            "infocam_version": infocam.__version__,
+            "torch_version": str(torch.__version__),
+            "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        },
     }
 
 

@@ -37,19 +37,17 @@ import difflib
 import importlib.util
 import logging
 import math
-import pickle
-import re
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import torch
 import torchvision
 from torch import Tensor, nn
 
 from infocam.errors import InputError
+from infocam.fileio import load_untrusted_torch_file
 from infocam.models.resnet import ResNet50GAP
 from infocam.models.small_cnn import SmallCNN
 from infocam.models.vgg_gap import VGG16GAP
@@ -151,26 +149,10 @@ def read_state_dict(path: str | Path) -> dict[str, Tensor]:
     prefix shared by every key. Raises ``InputError`` naming the file otherwise.
     """
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"weights: no such file: {path}")
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        if not _runs_code(exc):
-            raise InputError(
-                f"weights: {path} could not be read as a weights-only PyTorch file: "
-                f"{_unpickler_reason(exc)} (not a PyTorch file, or a corrupt one)"
-            ) from None
-        raise InputError(
-            f"weights: {path}: refused: the file holds pickled Python objects that could run "
-            "code when loaded, so it is untrusted; infocam reads weights with "
-            f"torch.load(weights_only=True) only ({_unpickler_reason(exc)})"
-        ) from None
-    except Exception as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InputError(
-            f"weights: {path} could not be read as a weights-only PyTorch file: {reason}"
-        ) from exc
+        obj = load_untrusted_torch_file(path, "weights")
+    except InputError as exc:
+        raise InputError(f"weights: {exc}") from None
     if isinstance(obj, Mapping):
         for key in ("model", "state_dict"):
             if isinstance(obj.get(key), Mapping):
@@ -194,25 +176,6 @@ def read_state_dict(path: str | Path) -> dict[str, Tensor]:
     for prefix in ("module.", "_orig_mod."):
         state = _strip_prefix(state, prefix)
     return state
-
-
-_ANSI = re.compile(r"\x1b\[[0-9;]*m")
-
-
-def _unpickler_reason(exc: BaseException) -> str:
-    """The useful part of torch's weights-only error (``Unsupported global: GLOBAL os.system ...``)."""
-    text = _ANSI.sub("", str(exc))
-    _, found, rest = text.partition("WeightsUnpickler error:")
-    if not found:
-        return " ".join(text.split()[:12]) or type(exc).__name__
-    rest = rest.split("Check the documentation")[0]
-    words = " ".join(rest.split())
-    return words.split(". ")[0] or type(exc).__name__
-
-
-def _runs_code(exc: BaseException) -> bool:
-    """Did the weights-only unpickler stop at a global (a class or function to call)?"""
-    return "Unsupported global" in str(exc) or "GLOBAL" in _unpickler_reason(exc)
 
 
 def _is_under(key: str, names: tuple[str, ...]) -> bool:

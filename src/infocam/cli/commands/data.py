@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
 from pathlib import Path
 
@@ -96,10 +94,9 @@ def _check(args: argparse.Namespace) -> int:
     )
     print(report.to_text(max_listed=max(args.max_listed, 0)))
     if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(f".{out.name}.tmp")
-        tmp.write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
-        os.replace(tmp, out)
+        from infocam.fileio import atomic_write_json
+
+        atomic_write_json(out, report.to_dict())
         print(f"report written to {out}")
     return 0 if report.ok else 1
 
