@@ -45,10 +45,11 @@ def run_multi_label(s: DemoSettings, out: Path, *, progress: bool = True) -> tup
     }
     slot_ranges = sets["test"].slot_ranges
     per_digit, per_label, precision, exact, detail, models = {}, {}, {}, {}, {}, {}
-    thresholds = tuple(sorted(set(s.thresholds) | {FIXED_THRESHOLD}))
+    thresholds = tuple(sorted(set(s.ml_thresholds) | {FIXED_THRESHOLD}))
     for name, loss in LOSSES.items():
         cfg = train_config(s, loss=loss, epochs=s.ml_epochs, milestones=s.ml_milestones)
         cfg["train"]["select_metric"] = "label_acc"
+        cfg["train"]["lr"] = s.ml_lr
         result = fit(cfg, out / f"multi_label_{name}", train_set=sets["train"], val_set=sets["val"],
                      progress=progress)
         model = result.load_best()
