@@ -109,6 +109,17 @@ def foreground_masks(normalized: Tensor, threshold: float = 0.2) -> np.ndarray:
 
 
 def _largest_by_pixels(mask: np.ndarray) -> tuple[int, int, int, int]:
+    # Fast path: RETR_CCOMP lists one top-level contour per 8-connected
+    # component (islands inside holes included), so a single top-level
+    # contour means a single component, whose box is that contour's box.
+    # Most CAM masks have one component; the labelling below is ~10x slower.
+    contours, hierarchy = cv2.findContours(mask, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
+    if not contours:
+        return (0, 0, 0, 0)
+    outer = [c for c, h in zip(contours, hierarchy[0]) if h[3] < 0]
+    if len(outer) == 1:
+        x, y, w, h = cv2.boundingRect(outer[0])
+        return (int(x), int(y), int(x + w), int(y + h))
     n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     if n <= 1:
         return (0, 0, 0, 0)

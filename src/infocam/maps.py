@@ -195,12 +195,19 @@ def normalize_maps(maps: Tensor) -> Tensor:
     lo, hi = torch.aminmax(flat, dim=1, keepdim=True)  # NaN propagates into lo / hi
     span = hi - lo
     ok = torch.isfinite(lo) & torch.isfinite(hi) & (span > 0)
-    # A finite map whose span overflows float32 (3e38 - -3e38 = inf) is halved first:
-    # otherwise its peak becomes inf / inf = NaN. Halving is exact, and other rows keep scale 1.
-    scale = torch.where(torch.isinf(span), 0.5, 1.0)
-    denom = torch.where(ok, hi * scale - lo * scale, torch.ones_like(span))
-    out = (flat * scale - lo * scale) / denom
-    out = out.masked_fill_(~ok, 0.0)
+    denom = torch.where(ok, span, torch.ones_like(span))
+    out = (flat - lo).div_(denom)
+    # A finite map whose span overflows float32 (3e38 - -3e38 = inf) would give
+    # inf / inf = NaN at its peak: such (rare) rows are redone at half scale,
+    # which is exact.
+    huge = torch.isinf(span) & torch.isfinite(lo) & torch.isfinite(hi)
+    if bool(huge.any()):
+        rows = huge[:, 0]
+        half_lo, half = lo[rows] * 0.5, flat[rows] * 0.5
+        out[rows] = (half - half_lo) / (hi[rows] * 0.5 - half_lo)
+        ok = ok | huge
+    if not bool(ok.all()):
+        out.masked_fill_(~ok, 0.0)
     return out.view_as(x)
 
 
