@@ -17,24 +17,12 @@ from torch.utils.data import Dataset
 
 from infocam.data.digits import DoubleDigitMNIST
 from infocam.demo.settings import DemoSettings
-from infocam.demo.single_object import FIXED_THRESHOLD, loader, train_config
+from infocam.demo.single_object import FIXED_THRESHOLD, best_setting, loader, train_config
 from infocam.engine.multilabel import multilabel_classification, multilabel_localisation
 from infocam.engine.trainer import fit
 
 LOSSES = {"sigmoid": "bce", "pc_sigmoid": "pc_sigmoid"}
 LOC_METHODS = ("cam", "infocam")
-
-
-def _choose(val_hits: dict[str, dict[str, float]], method: str, regions: tuple[int, ...]) -> tuple[int, float, float]:
-    best = None
-    for r in regions:
-        for t_str, acc in val_hits[f"{method}_r{r}"].items():
-            t = float(t_str)
-            key = (acc, -r, -abs(t - FIXED_THRESHOLD))
-            if best is None or key > best[0]:
-                best = (key, r, t, acc)
-    assert best is not None
-    return best[1], best[2], best[3]
 
 
 def run_multi_label(s: DemoSettings, out: Path, *, progress: bool = True) -> tuple[dict, dict[str, nn.Module], Dataset]:
@@ -64,7 +52,7 @@ def run_multi_label(s: DemoSettings, out: Path, *, progress: bool = True) -> tup
         test = multilabel_localisation(model, loader(sets["test"]), **kw)
         detail[name] = {}
         for m in LOC_METHODS:
-            r, t, val_acc = _choose(val["iou_hit"], m, s.regions)
+            r, t, val_acc = best_setting(val["iou_hit"], m, s.regions)
             key = f"{m}_r{r}"
             detail[name][m] = {
                 "region": r,

@@ -47,23 +47,30 @@ def loader(ds: Dataset, batch_size: int = 256) -> DataLoader:
     return DataLoader(ds, batch_size=batch_size, shuffle=False, num_workers=0, collate_fn=collate)
 
 
-def select_on_validation(sweep: dict[str, dict[str, float]], regions: tuple[int, ...]) -> dict[str, dict]:
-    """Best (R, threshold) per method by validation GT-known Loc.
+def best_setting(sweep: dict[str, dict[str, float]], method: str, regions: tuple[int, ...]) -> tuple[int, float, float]:
+    """The (R, threshold, validation score) with the best validation score for ``method``.
 
-    ``sweep[f"{method}_r{R}"][f"{t:g}"]`` holds the validation GT-known Loc.
-    Ties go to the smaller R, then to the threshold nearest 0.2.
+    ``sweep[f"{method}_r{R}"][f"{t:g}"]`` holds the validation score. Ties
+    go to the smaller R, then to the threshold nearest 0.2.
     """
+    best = None
+    for r in regions:
+        for t_str, acc in sweep[f"{method}_r{r}"].items():
+            t = float(t_str)
+            key = (acc, -r, -abs(t - FIXED_THRESHOLD))
+            if best is None or key > best[0]:
+                best = (key, r, t, acc)
+    if best is None:
+        raise ValueError(f"no validation result for {method!r}")
+    return best[1], best[2], best[3]
+
+
+def select_on_validation(sweep: dict[str, dict[str, float]], regions: tuple[int, ...]) -> dict[str, dict]:
+    """Best (R, threshold) per method by validation GT-known Loc (see :func:`best_setting`)."""
     chosen = {}
     for method in METHODS:
-        best = None
-        for r in regions:
-            for t_str, acc in sweep[f"{method}_r{r}"].items():
-                t = float(t_str)
-                key = (acc, -r, -abs(t - FIXED_THRESHOLD))
-                if best is None or key > best[0]:
-                    best = (key, r, t, acc)
-        assert best is not None
-        chosen[method] = {"region": best[1], "threshold": best[2], "val_gt_known_loc": best[3]}
+        r, t, acc = best_setting(sweep, method, regions)
+        chosen[method] = {"region": r, "threshold": t, "val_gt_known_loc": acc}
     return chosen
 
 

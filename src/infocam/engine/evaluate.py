@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
+from infocam.engine.build import workers_stopped_on_error
 from infocam.errors import InputError
 from infocam.extract import CAMExtractor
 from infocam.maps import METHODS, cam_maps, resize_maps
@@ -89,26 +89,6 @@ def _check_labels(labels: Tensor, num_classes: int, batch: dict) -> None:
         )
 
 
-@contextmanager
-def _workers_stopped_on_error(batches: Iterator) -> Iterator[None]:
-    """On an error, stop a DataLoader iterator's worker processes at once.
-
-    An error raised in a worker comes back inside a reference cycle (torch's
-    re-raise keeps its frame), so the iterator, and its workers, would live
-    until some later garbage collection - which then stalls for seconds
-    joining them. A finished iterator has already stopped its workers; a
-    persistent-workers loader is left alone.
-    """
-    try:
-        yield
-    except BaseException:
-        stop = getattr(batches, "_shutdown_workers", None)
-        if callable(stop) and not getattr(batches, "_persistent_workers", False):
-            with suppress(Exception):
-                stop()
-        raise
-
-
 @torch.no_grad()
 def evaluate(
     model: nn.Module,
@@ -163,7 +143,7 @@ def evaluate(
         total = None
     batches = iter(loader)
     bar = tqdm(batches, total=total, desc="evaluate", unit="batch", disable=not progress, leave=False)
-    with _workers_stopped_on_error(batches):
+    with workers_stopped_on_error(batches):
         for batch in bar:
             images = batch["image"].to(device, non_blocking=True)
             given = torch.as_tensor(batch["label"])
