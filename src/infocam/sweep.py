@@ -428,9 +428,13 @@ def _component_boxes(
     cell *= np.int32(n_leaves)
     cell += leaf
     size = (n_levels + 1) * n_leaves
-    table = np.full((size, 4), _BIG, dtype=np.int32)
+    # np.minimum.at takes its fast path on a contiguous target with intp
+    # indices: scatter into one row per extreme, then lay the rows out as columns.
+    cell_index = cell.astype(np.intp)
+    rows = np.full((4, size), _BIG, dtype=np.int32)
     for k, coord in enumerate(("xs", "ys", "-xs", "-ys")):
-        np.minimum.at(table[:, k], cell, grid[coord])
+        np.minimum.at(rows[k], cell_index, grid[coord])
+    table = np.ascontiguousarray(rows.T)
     table = _running_min(table.reshape(n_levels + 1, n_leaves * 4))[:n_levels].reshape(-1, 4)
 
     # Components: runs of consecutive live leaves joined by gaps > level
