@@ -247,3 +247,19 @@ def test_box_iou_bad_shapes_name_the_argument():
         box_iou(torch.zeros(1, 4), torch.zeros(1, 3))
     with pytest.raises(ValueError, match="same number"):
         box_iou_pairwise(torch.zeros(2, 4), torch.zeros(1, 4))
+
+
+def test_per_map_path_equals_normalize_then_threshold():
+    # boxes_from_maps normalises one map at a time in NumPy; it must give the very
+    # masks of normalize_maps + foreground_masks (the tensor path the meters use).
+    from infocam.boxes import boxes_from_masks, foreground_masks, normalized_maps
+
+    g = torch.Generator().manual_seed(3)
+    maps = torch.nn.functional.interpolate(torch.rand(64, 1, 7, 7, generator=g), size=(40, 40), mode="bicubic")[:, 0]
+    maps[0] = 1.0  # constant
+    maps[1, 3, 3] = float("nan")
+    maps[2] = torch.round(maps[2] * 4) / 4  # plateaus and ties at the threshold
+    maps[3, 0, 0], maps[3, 5, 5] = -3e38, 3e38  # span overflows float32
+    for t in (0.0, 0.2, 0.25, 0.5, 1.0):
+        ref = boxes_from_masks(foreground_masks(normalized_maps(maps), t))
+        assert np.array_equal(boxes_from_maps(maps, threshold=t).numpy().astype(np.int64), ref), t

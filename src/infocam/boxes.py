@@ -176,9 +176,38 @@ def boxes_from_maps(
         is foreground.
     """
     largest = check_largest(largest)
-    masks = foreground_masks(normalized_maps(maps, size), threshold)
-    boxes = boxes_from_masks(masks, largest)
-    return torch.from_numpy(boxes).to(device=maps.device, dtype=torch.float32)
+    threshold = check_threshold(threshold)
+    maps = _check_maps(maps)
+    size = check_size(size)
+    x = maps.float()
+    if size is not None:
+        x = resize_maps(x, size)
+    pick = _largest_by_pixels if largest == "pixels" else _largest_by_contour_area
+    # One map at a time on the CPU, while it is hot in the cache: normalise and
+    # threshold with the same float32 operations as normalize_maps, then the box.
+    arr = x.detach().cpu().numpy()
+    out = np.zeros((arr.shape[0], 4), dtype=np.int64)
+    for i in range(arr.shape[0]):
+        mask = _foreground(arr[i], threshold)
+        if mask is not None:
+            out[i] = pick(mask)
+    return torch.from_numpy(out).to(device=maps.device, dtype=torch.float32)
+
+
+def _foreground(m: np.ndarray, threshold: float) -> np.ndarray | None:
+    """The uint8 mask of one map, exactly as ``foreground_masks(normalize_maps(.))``; None if empty."""
+    lo, hi = m.min(), m.max()
+    if not (np.isfinite(lo) and np.isfinite(hi)) or hi <= lo:
+        return None  # constant or non-finite: normalize_maps makes it all zeros
+    with np.errstate(over="ignore"):
+        span = hi - lo
+    if np.isinf(span):  # finite map wider than float32: halve first, exactly as normalize_maps
+        half_lo = lo * np.float32(0.5)
+        norm = (m * np.float32(0.5) - half_lo) / (hi * np.float32(0.5) - half_lo)
+    else:
+        norm = (m - lo) / span
+    mask = (norm >= np.float32(threshold)) & (norm > 0)
+    return mask.view(np.uint8)
 
 
 def largest_contour_box(
