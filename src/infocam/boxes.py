@@ -26,6 +26,7 @@ The threshold sweep of MaxBoxAccV2 lives in :mod:`infocam.sweep`.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import cv2
@@ -116,7 +117,7 @@ def _largest_by_pixels(mask: np.ndarray) -> tuple[int, int, int, int]:
     contours, hierarchy = cv2.findContours(mask, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
     if not contours:
         return (0, 0, 0, 0)
-    outer = [c for c, h in zip(contours, hierarchy[0]) if h[3] < 0]
+    outer = contours if len(contours) == 1 else [c for c, h in zip(contours, hierarchy[0]) if h[3] < 0]
     if len(outer) == 1:
         x, y, w, h = cv2.boundingRect(outer[0])
         return (int(x), int(y), int(x + w), int(y + h))
@@ -194,19 +195,29 @@ def boxes_from_maps(
     return torch.from_numpy(out).to(device=maps.device, dtype=torch.float32)
 
 
+_HALF_MAX = 1.7e38  # below half of float32's largest value (3.4028e38)
+
+
 def _foreground(m: np.ndarray, threshold: float) -> np.ndarray | None:
     """The uint8 mask of one map, exactly as ``foreground_masks(normalize_maps(.))``; None if empty."""
-    lo, hi = m.min(), m.max()
-    if not (np.isfinite(lo) and np.isfinite(hi)) or hi <= lo:
+    lo, hi = m.min(), m.max()  # float32 scalars: the arithmetic below stays in float32
+    flo, fhi = float(lo), float(hi)  # Python floats: cheap checks
+    if not (math.isfinite(flo) and math.isfinite(fhi)) or fhi <= flo:
         return None  # constant or non-finite: normalize_maps makes it all zeros
-    with np.errstate(over="ignore"):
+    if flo >= -_HALF_MAX and fhi <= _HALF_MAX:  # the common case: hi - lo cannot overflow
         span = hi - lo
+    else:
+        with np.errstate(over="ignore"):
+            span = hi - lo
     if np.isinf(span):  # finite map wider than float32: halve first, exactly as normalize_maps
         half_lo = lo * np.float32(0.5)
         norm = (m * np.float32(0.5) - half_lo) / (hi * np.float32(0.5) - half_lo)
     else:
-        norm = (m - lo) / span
-    mask = (norm >= np.float32(threshold)) & (norm > 0)
+        norm = np.subtract(m, lo)
+        np.divide(norm, span, out=norm)
+    mask = norm >= threshold  # a Python float: compared in float32, as torch does
+    if threshold <= 0:  # with a positive threshold, >= threshold already means > 0
+        mask &= norm > 0
     return mask.view(np.uint8)
 
 
