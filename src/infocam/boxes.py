@@ -92,14 +92,22 @@ def _check_boxes(boxes: Tensor, name: str) -> Tensor:
 # ----------------------------------------------------------------------------
 
 
-def normalized_maps(maps: Tensor, size: Sequence[int] | None = None) -> Tensor:
-    """Steps 1-2: resize (bicubic, when ``size`` is given) and min-max normalise, float32."""
+def resized_maps(maps: Tensor, size: Sequence[int] | None = None) -> Tensor:
+    """Step 1: check the maps, float32, resized (bicubic) when ``size`` is given."""
     maps = _check_maps(maps)
     size = check_size(size)
     x = maps.float()
-    if size is not None:
-        x = resize_maps(x, size)
-    return normalize_maps(x)
+    return x if size is None else resize_maps(x, size)
+
+
+def normalized_maps(maps: Tensor, size: Sequence[int] | None = None) -> Tensor:
+    """Steps 1-2: resize (bicubic, when ``size`` is given) and min-max normalise, float32."""
+    return normalize_maps(resized_maps(maps, size))
+
+
+def _picker(largest: str):
+    """The single-box rule: the largest component by pixels, or by contour area."""
+    return _largest_by_pixels if check_largest(largest) == "pixels" else _largest_by_contour_area
 
 
 def foreground_masks(normalized: Tensor, threshold: float = 0.2) -> np.ndarray:
@@ -147,8 +155,7 @@ def _largest_by_contour_area(mask: np.ndarray) -> tuple[int, int, int, int]:
 
 def boxes_from_masks(masks: np.ndarray, largest: str = "pixels") -> np.ndarray:
     """Steps 4-5 on uint8 masks (B, H, W): one half-open box per mask, (B, 4) int64."""
-    largest = check_largest(largest)
-    pick = _largest_by_pixels if largest == "pixels" else _largest_by_contour_area
+    pick = _picker(largest)
     out = np.zeros((masks.shape[0], 4), dtype=np.int64)
     for i in range(masks.shape[0]):
         out[i] = pick(np.ascontiguousarray(masks[i], dtype=np.uint8))
@@ -176,14 +183,9 @@ def boxes_from_maps(
         in pixels of ``size`` (or of the maps); ``(0, 0, 0, 0)`` when no pixel
         is foreground.
     """
-    largest = check_largest(largest)
+    pick = _picker(largest)
     threshold = check_threshold(threshold)
-    maps = _check_maps(maps)
-    size = check_size(size)
-    x = maps.float()
-    if size is not None:
-        x = resize_maps(x, size)
-    pick = _largest_by_pixels if largest == "pixels" else _largest_by_contour_area
+    x = resized_maps(maps, size)
     # One map at a time on the CPU, while it is hot in the cache: normalise and
     # threshold with the same float32 operations as normalize_maps, then the box.
     arr = x.detach().cpu().numpy()
