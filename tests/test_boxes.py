@@ -263,3 +263,39 @@ def test_per_map_path_equals_normalize_then_threshold():
     for t in (0.0, 0.2, 0.25, 0.5, 1.0):
         ref = boxes_from_masks(foreground_masks(normalized_maps(maps), t))
         assert np.array_equal(boxes_from_maps(maps, threshold=t).numpy().astype(np.int64), ref), t
+
+
+def _cutoff_cases() -> list[np.ndarray]:
+    """Maps where the one-comparison cutoff is hard to get right."""
+    rng = np.random.default_rng(11)
+    cases = [
+        rng.standard_normal((16, 16)),  # the common case
+        rng.standard_normal((16, 16)) * 1e-3 + 1e6,  # large offset: few float32 values per unit
+        rng.standard_normal((16, 16)) * 1e-40,  # subnormal values
+        np.linspace(-1, 1, 256).reshape(16, 16),  # the 0.5 cut lands on 0: the walk gives up, bisection
+        np.linspace(-1e-30, 1.0, 256).reshape(16, 16),  # the 0 cut far below the estimate's ulp
+        np.round(rng.random((16, 16)) * 5) / 5,  # plateaus exactly on the thresholds
+        np.where(rng.random((16, 16)) < 0.5, -3e38, 3e38),  # span overflows: the halved formula
+        np.concatenate([np.full(255, -2.0), [3.0e38]]).reshape(16, 16),
+        np.concatenate([np.nextafter(np.float32(1), np.float32(2), dtype=np.float32) * np.ones(128), np.ones(128)]).reshape(16, 16),
+    ]
+    return [c.astype(np.float32) for c in cases]
+
+
+@pytest.mark.parametrize("case", range(9))
+def test_foreground_by_cutoff_equals_normalize_then_threshold(case):
+    # boxes_from_maps thresholds each map with ONE comparison against the
+    # smallest foreground value; the mask must equal normalise-then-compare
+    # (the tensor path of the meters) at every threshold, bit for bit.
+    from infocam.boxes import _foreground, foreground_masks
+
+    m = _cutoff_cases()[case]
+    values = np.unique(normalize_maps(torch.from_numpy(m)[None]).numpy())
+    edges = np.concatenate([values, np.nextafter(values, np.float32(2)), np.nextafter(values, np.float32(-1))])
+    thresholds = [0.0, 1e-30, 1e-8, 0.2, 0.25, 0.5, 0.999, 1.0]
+    thresholds += [float(v) for v in edges if 0.0 <= v <= 1.0]  # every normalised value and its neighbours
+    for th in thresholds:
+        want = foreground_masks(normalize_maps(torch.from_numpy(m)[None]), th)[0]
+        got = _foreground(m, th, np.float32(th))
+        got = np.zeros_like(want) if got is None else got
+        assert np.array_equal(got, want), (case, th)

@@ -125,6 +125,21 @@ def test_boxes_from_maps_never_crashes_and_boxes_lie_inside_the_image(maps, thre
 
 
 @SETTINGS
+@example(maps=torch.tensor([[[-1.0, 0.0], [1e-30, 1.0]]]), threshold=0.5)
+@example(maps=torch.tensor([[[1e6, 1e6 + 0.0625], [1e6 + 0.125, 1e6 + 1]]]), threshold=0.2)
+@given(maps=maps_of(any_float), threshold=st.floats(0, 1))
+def test_one_comparison_foreground_equals_normalize_then_threshold(maps, threshold) -> None:
+    # boxes_from_maps compares each map with one cutoff value instead of
+    # normalising it: the masks must be those of the tensor path, bit for bit.
+    from infocam.boxes import _foreground, foreground_masks
+
+    want = foreground_masks(normalize_maps(maps), threshold)
+    for i, m in enumerate(maps.numpy()):
+        got = _foreground(m, threshold, np.float32(threshold))
+        assert np.array_equal(np.zeros_like(want[i]) if got is None else got, want[i])
+
+
+@SETTINGS
 @example(maps=torch.tensor([[[3e38, -3e38], [0.0, 1.0]]]), threshold=1.0)
 @given(maps=maps_of(finite32), threshold=st.floats(0, 1))
 def test_normalized_maps_are_finite_in_0_1_with_the_max_at_1(maps, threshold) -> None:

@@ -27,6 +27,7 @@ The threshold sweep of MaxBoxAccV2 lives in :mod:`infocam.sweep`.
 from __future__ import annotations
 
 import math
+import struct
 from collections.abc import Sequence
 
 import cv2
@@ -37,6 +38,7 @@ from torch import Tensor
 from infocam.maps import normalize_maps, resize_maps
 
 LARGEST: tuple[str, ...] = ("pixels", "contour_area")
+_EMPTY = (0, 0, 0, 0)
 
 
 # ----------------------------------------------------------------------------
@@ -125,10 +127,14 @@ def _largest_by_pixels(mask: np.ndarray) -> tuple[int, int, int, int]:
     contours, hierarchy = cv2.findContours(mask, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
     if not contours:
         return (0, 0, 0, 0)
-    outer = contours if len(contours) == 1 else [c for c, h in zip(contours, hierarchy[0]) if h[3] < 0]
-    if len(outer) == 1:
-        x, y, w, h = cv2.boundingRect(outer[0])
-        return (int(x), int(y), int(x + w), int(y + h))
+    following, preceding, _, parent = hierarchy[0, 0].tolist()
+    if following < 0 and preceding < 0 and parent < 0:  # contour 0 is the only top-level one
+        x, y, w, h = cv2.boundingRect(contours[0])
+        return (x, y, x + w, y + h)
+    outer = np.flatnonzero(hierarchy[0, :, 3] < 0)
+    if outer.size == 1:
+        x, y, w, h = cv2.boundingRect(contours[int(outer[0])])
+        return (x, y, x + w, y + h)
     n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     if n <= 1:
         return (0, 0, 0, 0)
@@ -188,39 +194,115 @@ def boxes_from_maps(
     x = resized_maps(maps, size)
     # One map at a time on the CPU, while it is hot in the cache: normalise and
     # threshold with the same float32 operations as normalize_maps, then the box.
-    arr = x.detach().cpu().numpy()
-    out = np.zeros((arr.shape[0], 4), dtype=np.int64)
-    for i in range(arr.shape[0]):
-        mask = _foreground(arr[i], threshold)
-        if mask is not None:
-            out[i] = pick(mask)
-    return torch.from_numpy(out).to(device=maps.device, dtype=torch.float32)
+    t = np.float32(threshold)
+    out = []
+    for m in x.detach().cpu().numpy():
+        mask = _foreground(m, threshold, t)
+        out.append(_EMPTY if mask is None else pick(mask))
+    return torch.tensor(out, dtype=torch.float32).reshape(-1, 4).to(maps.device)
 
 
 _HALF_MAX = 1.7e38  # below half of float32's largest value (3.4028e38)
+_HALF = np.float32(0.5)
+_F32 = struct.Struct("<f")
+_I32 = struct.Struct("<i")
 
 
-def _foreground(m: np.ndarray, threshold: float) -> np.ndarray | None:
-    """The uint8 mask of one map, exactly as ``foreground_masks(normalize_maps(.))``; None if empty."""
-    lo, hi = m.min(), m.max()  # float32 scalars: the arithmetic below stays in float32
-    flo, fhi = float(lo), float(hi)  # Python floats: cheap checks
-    if not (math.isfinite(flo) and math.isfinite(fhi)) or fhi <= flo:
-        return None  # constant or non-finite: normalize_maps makes it all zeros
-    if flo >= -_HALF_MAX and fhi <= _HALF_MAX:  # the common case: hi - lo cannot overflow
+def _normaliser(lo: np.float32, hi: np.float32):
+    """``v -> normalised v`` for one finite map with ``lo < hi``: the float32 operations of normalize_maps."""
+    if float(lo) >= -_HALF_MAX and float(hi) <= _HALF_MAX:  # the common case: hi - lo cannot overflow
         span = hi - lo
     else:
         with np.errstate(over="ignore"):
             span = hi - lo
-    if np.isinf(span):  # finite map wider than float32: halve first, exactly as normalize_maps
-        half_lo = lo * np.float32(0.5)
-        norm = (m * np.float32(0.5) - half_lo) / (hi * np.float32(0.5) - half_lo)
-    else:
-        norm = np.subtract(m, lo)
-        np.divide(norm, span, out=norm)
-    mask = norm >= threshold  # a Python float: compared in float32, as torch does
-    if threshold <= 0:  # with a positive threshold, >= threshold already means > 0
-        mask &= norm > 0
-    return mask.view(np.uint8)
+    if not math.isinf(float(span)):
+        return lambda v: (v - lo) / span
+    # A finite map wider than float32: halved first, exactly as normalize_maps.
+    half_lo = lo * _HALF
+    den = hi * _HALF - half_lo
+    return lambda v: (v * _HALF - half_lo) / den
+
+
+def _order_key(v: float) -> int:
+    """A float32 value as an int with the same order (negatives mirrored; -0.0, +0.0 adjacent)."""
+    i = _I32.unpack(_F32.pack(v))[0]
+    return i if i >= 0 else i ^ 0x7FFFFFFF
+
+
+def _from_order_key(k: int) -> float:
+    """The float32 value of an :func:`_order_key`, as a float."""
+    return _F32.unpack(_I32.pack(k if k >= 0 else k ^ 0x7FFFFFFF))[0]
+
+
+def _cutoff(lo: np.float32, hi: np.float32, threshold: float, t: np.float32) -> float:
+    """The smallest float32 ``c`` in [lo, hi] whose normalised value is foreground.
+
+    Foreground is ``norm(v) >= t`` and ``norm(v) > 0`` (``t``: the
+    threshold as float32, as torch and NumPy compare with a Python float),
+    ``norm`` being the float32 min-max normalisation (:func:`_normaliser`).
+    Each float32 operation in ``norm`` is monotone, so the foreground of a
+    map is exactly ``map >= c``: one comparison per pixel instead of a
+    subtraction, a division and a comparison. ``norm(hi) = 1``, so ``c``
+    exists. Returned as a Python float holding a float32 value (NumPy
+    compares a float32 array with it in float32, exactly).
+    """
+    flo, fhi = float(lo), float(hi)
+    c = _F32.unpack(_F32.pack(flo + threshold * (fhi - flo)))[0]  # estimate, float64 -> float32
+    if t > 0 and c != 0 and flo < c < fhi and flo >= -_HALF_MAX and fhi <= _HALF_MAX:
+        # The common case, inline: the estimate is c or its neighbour above.
+        span = hi - lo
+        i = _I32.unpack(_F32.pack(c))[0]
+        step = 1 if i > 0 else -1  # towards +inf in the bit patterns of c's sign
+        if (c - lo) / span >= t:
+            if not (_F32.unpack(_I32.pack(i - step))[0] - lo) / span >= t:
+                return c
+        else:
+            up = _F32.unpack(_I32.pack(i + step))[0]
+            if (up - lo) / span >= t:
+                return up
+    return _cutoff_search(lo, hi, threshold, t)
+
+
+def _cutoff_search(lo: np.float32, hi: np.float32, threshold: float, t: np.float32) -> float:
+    """:func:`_cutoff` in general: a short walk from the estimate, else bisection."""
+    norm = _normaliser(lo, hi)
+    positive_only = not t > 0  # with a positive float32 threshold, >= t already means > 0
+
+    def fg(v: float) -> bool:
+        g = norm(v)  # v is a float32 value: NumPy takes the Python float as float32, exactly
+        return bool(g >= t) and (not positive_only or bool(g > 0))
+
+    flo, fhi = float(lo), float(hi)
+    estimate = flo + float(threshold) * (fhi - flo)  # float64: no overflow
+    k = min(max(_order_key(estimate), _order_key(flo)), _order_key(fhi))
+    for _ in range(4):
+        if fg(_from_order_key(k)):
+            if k == _order_key(flo) or not fg(_from_order_key(k - 1)):
+                return _from_order_key(k)
+            k -= 1
+        else:
+            k += 1  # stays <= key(hi), since fg(hi)
+    # Far off (many float32 values share one normalised value): bisect the
+    # float32 values of [lo, hi]; fg fails at ``below`` and holds at ``above``.
+    if fg(flo):
+        return flo
+    below, above = _order_key(flo), _order_key(fhi)
+    while above - below > 1:
+        mid = (below + above) // 2
+        if fg(_from_order_key(mid)):
+            above = mid
+        else:
+            below = mid
+    return _from_order_key(above)
+
+
+def _foreground(m: np.ndarray, threshold: float, t: np.float32) -> np.ndarray | None:
+    """The uint8 mask of one float32 map, exactly as ``foreground_masks(normalize_maps(.))``; None if empty."""
+    lo, hi = m.min(), m.max()  # float32 scalars; NaN propagates into them
+    flo, fhi = float(lo), float(hi)
+    if not (math.isfinite(flo) and math.isfinite(fhi)) or fhi <= flo:
+        return None  # constant or non-finite: normalize_maps makes it all zeros
+    return (m >= _cutoff(lo, hi, threshold, t)).view(np.uint8)
 
 
 def largest_contour_box(

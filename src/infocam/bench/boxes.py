@@ -69,7 +69,7 @@ def measure(ctx: BenchContext) -> dict[str, Any]:
     t_start = time.perf_counter()
     dev = ctx.device
     n = 32 if ctx.quick else 256
-    reps = ctx.reps(5, 3)
+    reps = ctx.reps(15, 3)  # ~70 ms a round: many rounds are cheap, and the machines are noisy
     maps = cam_like_maps(n, device=dev)
     ctx.log(f"boxes: {n} maps of {MAP_SIZE}x{MAP_SIZE}, {reps} interleaved rounds")
     times = interleaved(
