@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -266,3 +267,92 @@ def test_bad_arguments_name_the_argument():
     ]:
         with pytest.raises(ValueError, match=name):
             WSOLMeter(**kw)
+
+
+# ----------------------------------------------------------------------------
+# MaxBoxAccV2 against an independent implementation
+# ----------------------------------------------------------------------------
+
+
+class IndependentBoxEvaluator:
+    """wsolevaluation's ``BoxEvaluator`` (multi_contour_eval=True), written from its description.
+
+    Written here without any of infocam's code: per threshold t of
+    ``np.arange(0, 1, step)``, ``cv2.threshold`` of ``uint8(map * 255)`` at
+    ``int(t * max)``, the ``boundingRect`` of every ``RETR_TREE`` contour
+    (``x1 = min(x + w, W - 1)``, the same for y; no contour: ``[0, 0, 0, 0]``),
+    the inclusive (+1) IoU with each GT box ``(x0, y0, x1 - 1, y1 - 1)``; a
+    counter per (IoU level, t) counts the images whose best box reaches it.
+    """
+
+    def __init__(self, step: float, iou_levels=(30, 50, 70)) -> None:
+        self.thresholds = list(np.arange(0, 1, step))
+        self.iou_levels = iou_levels
+        self.correct = {d: np.zeros(len(self.thresholds)) for d in iou_levels}
+        self.count = 0
+
+    @staticmethod
+    def iou(boxes: np.ndarray, gts: np.ndarray) -> np.ndarray:
+        out = np.zeros((len(boxes), len(gts)))
+        for i, (a0, b0, a1, b1) in enumerate(boxes):
+            for j, (c0, d0, c1, d1) in enumerate(gts):
+                w = max(0, min(a1, c1) - max(a0, c0) + 1)
+                h = max(0, min(b1, d1) - max(b0, d0) + 1)
+                union = (a1 - a0 + 1) * (b1 - b0 + 1) + (c1 - c0 + 1) * (d1 - d0 + 1) - w * h
+                out[i, j] = w * h / union if union > 0 else 0.0
+        return out
+
+    def accumulate(self, scoremap: np.ndarray, gt_half_open: np.ndarray) -> None:
+        height, width = scoremap.shape
+        image = (scoremap * 255).astype(np.uint8)
+        gts = np.asarray(gt_half_open, dtype=np.float64) - [0, 0, 1, 1]
+        for k, t in enumerate(self.thresholds):
+            _, binary = cv2.threshold(image, int(t * np.max(image)), 255, cv2.THRESH_BINARY)
+            contours = cv2.findContours(binary, cv2.RETR_TREE, cv2.CHAIN_APPROX_SIMPLE)[0]
+            boxes = []
+            for c in contours:
+                x, y, w, h = cv2.boundingRect(c)
+                boxes.append([x, y, min(x + w, width - 1), min(y + h, height - 1)])
+            best = self.iou(np.array(boxes or [[0, 0, 0, 0]]), gts).max()
+            for d in self.iou_levels:
+                self.correct[d][k] += best >= d / 100
+        self.count += 1
+
+    def max_box_acc(self) -> dict:
+        return {d: float((self.correct[d] * 100 / self.count).max()) for d in self.iou_levels}
+
+
+def smooth_maps(n: int, size: int, sigma: float, seed: int) -> np.ndarray:
+    """Blurred noise, min-max normalised so that min = 0 and max = 1 exactly (normalising is then exact)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        x = cv2.GaussianBlur(rng.standard_normal((size, size)).astype(np.float32), (0, 0), sigma)
+        out.append((x - x.min()) / (x.max() - x.min()))
+    return np.stack(out).astype(np.float32)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("step, size, n", [(0.01, 64, 24), (0.001, 48, 8)])
+def test_meter_max_box_acc_equals_an_independent_box_evaluator(step, size, n):
+    maps = smooth_maps(n, size, size / 20, seed=int(step * 1000) + size)
+    rng = np.random.default_rng(size)
+    gts = []
+    for _ in range(n):  # one or two GT boxes of random size
+        k = int(rng.integers(1, 3))
+        xy = rng.integers(0, size // 2, (k, 2))
+        wh = rng.integers(size // 8, size // 2, (k, 2))
+        gts.append(np.concatenate([xy, np.minimum(xy + wh, size)], 1))
+    independent = IndependentBoxEvaluator(step)
+    for m, g in zip(maps, gts):
+        independent.accumulate(m, g)
+    want = independent.max_box_acc()
+    assert any(0 < v < 100 for v in want.values())  # a test that can tell
+    for sweep in ("fast", "reference"):
+        meter = WSOLMeter(cam_curve_step=step, sweep=sweep)
+        for i in range(0, n, 5):  # batches of 5
+            meter.update(torch.from_numpy(maps[i : i + 5]), [torch.from_numpy(g).float() for g in gts[i : i + 5]])
+        got = meter.compute()
+        assert got["max_box_acc"] == want, sweep
+        assert got["max_box_acc_v2"] == pytest.approx(np.mean(list(want.values())), abs=1e-12)
+        assert got["count"] == n

@@ -157,6 +157,9 @@ def special_maps() -> dict[str, np.ndarray]:
     pixels[1, 1] = 0.5  # diagonal neighbour of (0, 0): one 8-connected component
     maps["single_pixels"] = pixels
     maps["constant"] = np.zeros((5, 6))
+    full = np.ones((6, 7))
+    full[2, 3] = 0.5  # one component covering the whole image (and, below 0.5, a hole in it)
+    maps["full_image"] = full
     maps["one_pixel_image"] = np.ones((1, 1))
     maps["row"] = np.array([[0.0, 1.0, 0.2, 0.9, 0.0, 0.5]])
     maps["column"] = np.array([[0.3], [1.0], [0.0], [0.7]])
@@ -220,6 +223,15 @@ def test_fast_equals_reference_on_224_maps():
         m64 = m.astype(np.float64) * (1 - 1e-12)  # not float32 values: ties of u8 broken by index
         assert np.array_equal(fast_sweep(m64, gt, thr), reference_sweep(m64, gt, thr))
         assert np.array_equal(fast_sweep(torch.from_numpy(m), torch.from_numpy(gt), thr), ref)
+
+
+def test_fast_equals_reference_at_the_default_step_0001():
+    # wsolevaluation's default: 1,000 thresholds, many mapping to one uint8 level
+    rng = np.random.default_rng(8)
+    m = smooth(rng, 224, 224, 6.0)
+    thr = np.arange(0, 1, 0.001)
+    for gt in (np.array([[30, 20, 200, 180]]), np.array([[0, 0, 224, 224]]), np.array([[100, 100, 120, 140]])):
+        assert np.array_equal(fast_sweep(m, gt, thr), reference_sweep(m, gt, thr))
 
 
 def test_thresholds_are_returned_in_the_given_order_with_repeats():
