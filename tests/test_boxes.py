@@ -299,3 +299,20 @@ def test_foreground_by_cutoff_equals_normalize_then_threshold(case):
         got = _foreground(m, th, np.float32(th))
         got = np.zeros_like(want) if got is None else got
         assert np.array_equal(got, want), (case, th)
+
+
+def test_box_hits_by_hand():
+    from infocam.boxes import box_hits
+
+    boxes = t([[0, 0, 4, 4], [0, 0, 4, 4], [0, 0, 4, 4], [0, 0, 0, 0]])
+    gts = [
+        t([[0, 0, 4, 2]]),  # IoU 8/16 = 0.5 exactly: a hit
+        t([[10, 10, 12, 12], [0, 0, 4, 3]]),  # the second GT box: 12/16
+        torch.zeros(0, 4),  # no GT box: never a hit
+        t([[0, 0, 0, 0]]),  # the empty box scores 0 even against itself
+    ]
+    assert box_hits(boxes, gts, 0.5).tolist() == [True, True, False, False]
+    assert box_hits(boxes, gts, 0.75).tolist() == [False, True, False, False]
+    assert box_hits(boxes, gts, 0.7500001).tolist() == [False, False, False, False]
+    with pytest.raises(ValueError, match="one"):
+        box_hits(boxes, gts[:2], 0.5)

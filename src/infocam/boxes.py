@@ -192,8 +192,10 @@ def boxes_from_maps(
     pick = _picker(largest)
     threshold = check_threshold(threshold)
     x = resized_maps(maps, size)
-    # One map at a time on the CPU, while it is hot in the cache: normalise and
-    # threshold with the same float32 operations as normalize_maps, then the box.
+    # One map at a time on the CPU, while it is hot in the cache: min and max,
+    # then ONE comparison with the smallest value whose float32 normalised
+    # value is foreground (the very mask of normalize_maps + threshold; see
+    # _cutoff), then the box.
     t = np.float32(threshold)
     out = []
     for m in x.detach().cpu().numpy():
@@ -264,32 +266,41 @@ def _cutoff(lo: np.float32, hi: np.float32, threshold: float, t: np.float32) -> 
 
 
 def _cutoff_search(lo: np.float32, hi: np.float32, threshold: float, t: np.float32) -> float:
-    """:func:`_cutoff` in general: a short walk from the estimate, else bisection."""
+    """:func:`_cutoff` in general: a galloping search from the estimate over the float32 values.
+
+    Near zero, float32 values are much denser than the normalised values
+    they map to, so the estimate can be many values off; doubling steps
+    bracket ``c`` in O(log distance) evaluations, then bisection finds it.
+    """
     norm = _normaliser(lo, hi)
     positive_only = not t > 0  # with a positive float32 threshold, >= t already means > 0
 
-    def fg(v: float) -> bool:
-        g = norm(v)  # v is a float32 value: NumPy takes the Python float as float32, exactly
+    def fg(k: int) -> bool:
+        g = norm(_from_order_key(k))  # a float32 value: NumPy takes the Python float as float32, exactly
         return bool(g >= t) and (not positive_only or bool(g > 0))
 
     flo, fhi = float(lo), float(hi)
-    estimate = flo + float(threshold) * (fhi - flo)  # float64: no overflow
-    k = min(max(_order_key(estimate), _order_key(flo)), _order_key(fhi))
-    for _ in range(4):
-        if fg(_from_order_key(k)):
-            if k == _order_key(flo) or not fg(_from_order_key(k - 1)):
-                return _from_order_key(k)
-            k -= 1
-        else:
-            k += 1  # stays <= key(hi), since fg(hi)
-    # Far off (many float32 values share one normalised value): bisect the
-    # float32 values of [lo, hi]; fg fails at ``below`` and holds at ``above``.
-    if fg(flo):
-        return flo
-    below, above = _order_key(flo), _order_key(fhi)
+    lo_key, hi_key = _order_key(flo), _order_key(fhi)  # fg(hi_key) holds: norm(hi) = 1
+    k = min(max(_order_key(flo + float(threshold) * (fhi - flo)), lo_key), hi_key)
+    # Bracket: fg fails at ``below`` (or below = lo_key - 1) and holds at ``above``.
+    step = 1
+    if fg(k):
+        above = k
+        while True:
+            below = max(above - step, lo_key - 1)
+            if below < lo_key or not fg(below):
+                break
+            above, step = below, step * 2
+    else:
+        below = k
+        while True:
+            above = min(below + step, hi_key)
+            if fg(above):
+                break
+            below, step = above, step * 2
     while above - below > 1:
         mid = (below + above) // 2
-        if fg(_from_order_key(mid)):
+        if fg(mid):
             above = mid
         else:
             below = mid
@@ -389,3 +400,23 @@ def box_iou_pairwise(a: Tensor, b: Tensor) -> Tensor:
     h = (torch.minimum(a[:, 3], b[:, 3]) - torch.maximum(a[:, 1], b[:, 1])).clamp(min=0)
     inter = w * h
     return _ratio(inter, _area(a) + _area(b) - inter)
+
+
+def box_hits(boxes: Tensor, gts: Sequence[Tensor], iou: float) -> Tensor:
+    """(B,) bool: does ``boxes[i]`` reach IoU >= ``iou`` with some row of ``gts[i]``?
+
+    ``boxes`` is (B, 4), ``gts`` B tensors (N_i, 4) (N_i = 0: never a hit);
+    all half-open. One vectorised :func:`box_iou_pairwise` over every
+    (box, own GT box) pair of the batch, in float64, on the CPU.
+    """
+    boxes = _check_boxes(boxes, "boxes")
+    if len(gts) != boxes.shape[0]:
+        raise ValueError(f"gts must hold one (N, 4) tensor per box ({boxes.shape[0]}); got {len(gts)}")
+    counts = torch.tensor([g.shape[0] for g in gts], dtype=torch.long)
+    hit = torch.zeros(len(gts), dtype=torch.bool)
+    if int(counts.sum()) == 0:
+        return hit
+    owner = torch.repeat_interleave(torch.arange(len(gts)), counts)
+    pairs = torch.cat([g.reshape(-1, 4) for g in gts]).detach().cpu().double()
+    reached = box_iou_pairwise(boxes.detach().cpu().double()[owner], pairs) >= iou
+    return hit.index_put_((owner[reached],), torch.tensor(True))

@@ -34,14 +34,14 @@ import torch
 from torch import Tensor
 
 from infocam.boxes import (
-    box_iou,
-    boxes_from_masks,
+    box_hits,
+    boxes_from_maps,
     check_largest,
     check_size,
     check_threshold,
-    foreground_masks,
-    normalized_maps,
+    resized_maps,
 )
+from infocam.maps import normalize_maps
 from infocam.sweep import IOU_THRESHOLDS, fast_sweep, reference_sweep
 
 SWEEPS = {"fast": fast_sweep, "reference": reference_sweep}
@@ -244,8 +244,8 @@ class WSOLMeter:
             masks: (B, H, W) GT masks at ``size`` for PxAP: 1 / True
                 foreground, 0 background, any other value ignored.
         """
-        norm = normalized_maps(maps, self.size)  # validates maps
-        b, height, width = norm.shape
+        resized = resized_maps(maps, self.size)  # validates maps
+        b, height, width = resized.shape
         gts = _check_gt_boxes(gt_boxes, b)
         correct = None
         if logits is not None or labels is not None:
@@ -261,11 +261,11 @@ class WSOLMeter:
                 shape = tuple(masks.shape) if isinstance(masks, Tensor) else type(masks).__name__
                 raise ValueError(f"masks must be a (B, H, W) = ({b}, {height}, {width}) tensor; got {shape}")
 
-        boxes = torch.from_numpy(boxes_from_masks(foreground_masks(norm, self.threshold), self.largest))
-        hit = torch.tensor([_any_hit(boxes[i], g, self.iou) for i, g in enumerate(gts)], dtype=torch.bool)
+        boxes = boxes_from_maps(resized, threshold=self.threshold, largest=self.largest).cpu()
+        hit = box_hits(boxes, gts, self.iou)
         # float64, as wsolevaluation's score maps: u8 = trunc(exact score * 255)
         need = self.max_box_acc or self.pxap is not None
-        scores = norm.cpu().numpy().astype(np.float64) if need else None
+        scores = normalize_maps(resized).cpu().numpy().astype(np.float64) if need else None
         sweep_hits = np.zeros_like(self.sweep_hits)
         if self.max_box_acc:
             run = SWEEPS[self.sweep]
@@ -321,11 +321,6 @@ class WSOLMeter:
         return out
 
 
-def _any_hit(box: Tensor, gt: Tensor, iou: float) -> bool:
-    """Does the (4,) box reach IoU >= ``iou`` with any row of ``gt`` (N, 4)?"""
-    return gt.shape[0] > 0 and bool((box_iou(box[None].double(), gt) >= iou).any())
-
-
 def _check_gt_boxes(gt_boxes: Sequence[Tensor] | Tensor, batch: int) -> list[Tensor]:
     """B float64 CPU tensors (N_i, 4)."""
     if isinstance(gt_boxes, Tensor):
@@ -337,14 +332,17 @@ def _check_gt_boxes(gt_boxes: Sequence[Tensor] | Tensor, batch: int) -> list[Ten
         raise ValueError(f"gt_boxes must be a list of B={batch} tensors (N_i, 4); got {n}")
     out = []
     for i, g in enumerate(gt_boxes):
-        g = torch.as_tensor(g).detach().cpu().double()
-        if g.numel() == 0:
-            g = g.reshape(0, 4)
-        if g.dim() == 1 and g.shape[0] == 4:
-            g = g[None]
-        if g.dim() != 2 or g.shape[1] != 4:
-            raise ValueError(f"gt_boxes[{i}] must have shape (N, 4) (x0, y0, x1, y1); got {tuple(g.shape)}")
-        if not torch.isfinite(g).all():
-            raise ValueError(f"gt_boxes[{i}] must be finite")
+        ready = isinstance(g, Tensor) and g.dtype == torch.float64 and g.dim() == 2 and g.shape[1] == 4
+        if not (ready and g.device.type == "cpu" and not g.requires_grad):
+            g = torch.as_tensor(g).detach().cpu().double()
+            if g.numel() == 0:
+                g = g.reshape(0, 4)
+            if g.dim() == 1 and g.shape[0] == 4:
+                g = g[None]
+            if g.dim() != 2 or g.shape[1] != 4:
+                raise ValueError(f"gt_boxes[{i}] must have shape (N, 4) (x0, y0, x1, y1); got {tuple(g.shape)}")
         out.append(g)
+    if out and not bool(torch.isfinite(torch.cat(out)).all()):  # one check for the batch
+        bad = next(i for i, g in enumerate(out) if not bool(torch.isfinite(g).all()))
+        raise ValueError(f"gt_boxes[{bad}] must be finite")
     return out

@@ -89,6 +89,13 @@ def _check_labels(labels: Tensor, num_classes: int, batch: dict) -> None:
         )
 
 
+def _gt_boxes_float64(boxes):
+    """A batch's GT boxes as float64 CPU tensors (what the meters take without a copy); else as given."""
+    if not isinstance(boxes, (list, tuple)):
+        return boxes
+    return [g.detach().cpu().double() if isinstance(g, Tensor) else g for g in boxes]
+
+
 @torch.no_grad()
 def evaluate(
     model: nn.Module,
@@ -163,8 +170,9 @@ def evaluate(
                 for v in variants
             }
             masks = batch.get("mask")
+            gts = _gt_boxes_float64(batch["boxes"])  # converted once, shared by every meter
             for (name, _t), meter in meters.items():
-                meter.update(maps[name], batch["boxes"], logits=res.logits, labels=labels, masks=masks)
+                meter.update(maps[name], gts, logits=res.logits, labels=labels, masks=masks)
             if on_batch is not None:
                 on_batch(batch, res, maps)
             count += images.shape[0]

@@ -19,7 +19,7 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from infocam.boxes import box_iou, boxes_from_maps
+from infocam.boxes import box_hits, boxes_from_maps
 from infocam.extract import CAMExtractor
 from infocam.maps import cam_maps, resize_maps
 
@@ -114,9 +114,7 @@ def multilabel_localisation(
                 slot = next((s for s, (lo, hi) in enumerate(slot_ranges) if lo <= x < hi), -1)
                 peaks[name] += int(slot in slots[k])
             for ti, t in enumerate(thresholds):
-                boxes = boxes_from_maps(big, threshold=t)
-                best = torch.stack([box_iou(boxes[k:k + 1], g).max() for k, g in enumerate(gts)])
-                hits[name][ti] += float((best >= iou).sum())
+                hits[name][ti] += float(box_hits(boxes_from_maps(big, threshold=t), gts, iou).sum())
     if trials == 0:
         raise ValueError("no labelled digit to localise")
     return {
