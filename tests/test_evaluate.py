@@ -91,6 +91,20 @@ def test_ablation_corners_match_single_method_runs(data, model):
         assert grid["methods"][name] == single["methods"]["only"], name
 
 
+def test_variants_with_the_same_maps_share_one_sweep(data, model):
+    # the demo scores each method at its chosen threshold and at 0.2: one sweep
+    # serves both, and each variant reports what a run of its own gives
+    _, ds = data
+    loader = DataLoader(ds, batch_size=5, collate_fn=collate)
+    pair = [Variant("a", "infocam", 3, 0.3), Variant("b", "infocam", 3, 0.6), Variant("c", "cam", 1, 0.6)]
+    both = evaluate(model, loader, variants=pair, max_box_acc=True, progress=False)
+    for v in pair:
+        alone = evaluate(model, loader, variants=[v], max_box_acc=True, progress=False)
+        assert both["methods"][v.name] == alone["methods"][v.name], v.name
+    assert both["methods"]["a"]["max_box_acc"] == both["methods"]["b"]["max_box_acc"]
+    assert both["methods"]["a"]["gt_known_loc"] != both["methods"]["b"]["gt_known_loc"]
+
+
 def test_threshold_sweep_reports_each_threshold(data, model):
     _, ds = data
     loader = DataLoader(ds, batch_size=6, collate_fn=collate)

@@ -210,110 +210,65 @@ _F32 = struct.Struct("<f")
 _I32 = struct.Struct("<i")
 
 
-def _normaliser(lo: np.float32, hi: np.float32):
-    """``v -> normalised v`` for one finite map with ``lo < hi``: the float32 operations of normalize_maps."""
+def _normalised(m: np.ndarray, lo: np.float32, hi: np.float32) -> np.ndarray:
+    """One finite map with ``lo < hi``, min-max normalised with the float32 operations of normalize_maps."""
     if float(lo) >= -_HALF_MAX and float(hi) <= _HALF_MAX:  # the common case: hi - lo cannot overflow
         span = hi - lo
     else:
         with np.errstate(over="ignore"):
             span = hi - lo
-    if not math.isinf(float(span)):
-        return lambda v: (v - lo) / span
-    # A finite map wider than float32: halved first, exactly as normalize_maps.
-    half_lo = lo * _HALF
-    den = hi * _HALF - half_lo
-    return lambda v: (v * _HALF - half_lo) / den
+    if math.isinf(float(span)):  # a finite map wider than float32: halved first, as normalize_maps
+        half_lo = lo * _HALF
+        return (m * _HALF - half_lo) / (hi * _HALF - half_lo)
+    norm = np.subtract(m, lo)
+    return np.divide(norm, span, out=norm)
 
 
-def _order_key(v: float) -> int:
-    """A float32 value as an int with the same order (negatives mirrored; -0.0, +0.0 adjacent)."""
-    i = _I32.unpack(_F32.pack(v))[0]
-    return i if i >= 0 else i ^ 0x7FFFFFFF
+def _cutoff(lo: np.float32, hi: np.float32, threshold: float, t: np.float32) -> float | None:
+    """The smallest float32 ``c`` whose normalised value is ``>= t``, when it is easy to find.
 
-
-def _from_order_key(k: int) -> float:
-    """The float32 value of an :func:`_order_key`, as a float."""
-    return _F32.unpack(_I32.pack(k if k >= 0 else k ^ 0x7FFFFFFF))[0]
-
-
-def _cutoff(lo: np.float32, hi: np.float32, threshold: float, t: np.float32) -> float:
-    """The smallest float32 ``c`` in [lo, hi] whose normalised value is foreground.
-
-    Foreground is ``norm(v) >= t`` and ``norm(v) > 0`` (``t``: the
-    threshold as float32, as torch and NumPy compare with a Python float),
-    ``norm`` being the float32 min-max normalisation (:func:`_normaliser`).
-    Each float32 operation in ``norm`` is monotone, so the foreground of a
-    map is exactly ``map >= c``: one comparison per pixel instead of a
-    subtraction, a division and a comparison. ``norm(hi) = 1``, so ``c``
-    exists. Returned as a Python float holding a float32 value (NumPy
-    compares a float32 array with it in float32, exactly).
+    ``(c - lo) / (hi - lo)`` in float32 is monotone in ``c`` (each float32
+    operation is), so the foreground of a map is exactly ``map >= c``: one
+    comparison per pixel instead of a subtraction, a division and a
+    comparison. The float64 estimate ``lo + threshold * (hi - lo)``, rounded
+    to float32, is ``c`` or the float32 value just below it in nearly every
+    map; two exact float32 checks tell. Returns None otherwise (a cut near
+    0, where float32 values are far denser than the normalised values; a
+    span that overflows; ``t <= 0``, where foreground also needs ``> 0``).
+    The result is a Python float holding a float32 value: NumPy compares a
+    float32 array with it in float32, exactly.
     """
     flo, fhi = float(lo), float(hi)
-    c = _F32.unpack(_F32.pack(flo + threshold * (fhi - flo)))[0]  # estimate, float64 -> float32
-    if t > 0 and c != 0 and flo < c < fhi and flo >= -_HALF_MAX and fhi <= _HALF_MAX:
-        # The common case, inline: the estimate is c or its neighbour above.
-        span = hi - lo
-        i = _I32.unpack(_F32.pack(c))[0]
-        step = 1 if i > 0 else -1  # towards +inf in the bit patterns of c's sign
-        if (c - lo) / span >= t:
-            if not (_F32.unpack(_I32.pack(i - step))[0] - lo) / span >= t:
-                return c
-        else:
-            up = _F32.unpack(_I32.pack(i + step))[0]
-            if (up - lo) / span >= t:
-                return up
-    return _cutoff_search(lo, hi, threshold, t)
-
-
-def _cutoff_search(lo: np.float32, hi: np.float32, threshold: float, t: np.float32) -> float:
-    """:func:`_cutoff` in general: a galloping search from the estimate over the float32 values.
-
-    Near zero, float32 values are much denser than the normalised values
-    they map to, so the estimate can be many values off; doubling steps
-    bracket ``c`` in O(log distance) evaluations, then bisection finds it.
-    """
-    norm = _normaliser(lo, hi)
-    positive_only = not t > 0  # with a positive float32 threshold, >= t already means > 0
-
-    def fg(k: int) -> bool:
-        g = norm(_from_order_key(k))  # a float32 value: NumPy takes the Python float as float32, exactly
-        return bool(g >= t) and (not positive_only or bool(g > 0))
-
-    flo, fhi = float(lo), float(hi)
-    lo_key, hi_key = _order_key(flo), _order_key(fhi)  # fg(hi_key) holds: norm(hi) = 1
-    k = min(max(_order_key(flo + float(threshold) * (fhi - flo)), lo_key), hi_key)
-    # Bracket: fg fails at ``below`` (or below = lo_key - 1) and holds at ``above``.
-    step = 1
-    if fg(k):
-        above = k
-        while True:
-            below = max(above - step, lo_key - 1)
-            if below < lo_key or not fg(below):
-                break
-            above, step = below, step * 2
-    else:
-        below = k
-        while True:
-            above = min(below + step, hi_key)
-            if fg(above):
-                break
-            below, step = above, step * 2
-    while above - below > 1:
-        mid = (below + above) // 2
-        if fg(mid):
-            above = mid
-        else:
-            below = mid
-    return _from_order_key(above)
+    c = _F32.unpack(_F32.pack(flo + threshold * (fhi - flo)))[0]  # float64 -> nearest float32
+    if not (t > 0 and c != 0 and flo < c < fhi and flo >= -_HALF_MAX and fhi <= _HALF_MAX):
+        return None
+    span = hi - lo
+    i = _I32.unpack(_F32.pack(c))[0]
+    step = 1 if i > 0 else -1  # the next float32 value up, in c's bit patterns
+    if (c - lo) / span >= t:
+        below = _F32.unpack(_I32.pack(i - step))[0]
+        return c if not (below - lo) / span >= t else None
+    above = _F32.unpack(_I32.pack(i + step))[0]
+    return above if (above - lo) / span >= t else None
 
 
 def _foreground(m: np.ndarray, threshold: float, t: np.float32) -> np.ndarray | None:
-    """The uint8 mask of one float32 map, exactly as ``foreground_masks(normalize_maps(.))``; None if empty."""
+    """The uint8 mask of one float32 map, exactly as ``foreground_masks(normalize_maps(.))``; None if empty.
+
+    ``t`` is ``threshold`` as float32 (as torch and NumPy compare with a Python float).
+    """
     lo, hi = m.min(), m.max()  # float32 scalars; NaN propagates into them
     flo, fhi = float(lo), float(hi)
     if not (math.isfinite(flo) and math.isfinite(fhi)) or fhi <= flo:
         return None  # constant or non-finite: normalize_maps makes it all zeros
-    return (m >= _cutoff(lo, hi, threshold, t)).view(np.uint8)
+    c = _cutoff(lo, hi, threshold, t)
+    if c is not None:
+        return (m >= c).view(np.uint8)
+    norm = _normalised(m, lo, hi)
+    mask = norm >= t
+    if not t > 0:  # with a positive float32 threshold, >= t already means > 0
+        mask &= norm > 0
+    return mask.view(np.uint8)
 
 
 def largest_contour_box(

@@ -107,7 +107,7 @@ SCHEMA: dict[str, Any] = {
         "loss": Field("str", "ce", choices=LOSSES),
         "num_workers": Field("int", 4),
         "amp": Field("str", "none", choices=("none", "bf16", "fp16"), doc="GPU only"),
-        "channels_last": Field("bool", True, doc="GPU only"),
+        "channels_last": Field("bool|auto", "auto", doc="auto: on GPU yes, on CPU no"),
         "select_metric": Field("str", "auto", choices=SELECT_METRICS),
         "grad_clip": Field("float", None, optional=True, doc="max grad L2 norm"),
         "deterministic": Field("bool|auto", "auto", doc="auto: on CPU yes, on GPU no"),

@@ -136,12 +136,21 @@ def evaluate(
     per_variant = {v.name: ts if v.threshold is None else _iter_thresholds(v.threshold) for v in variants}
     if len(per_variant) != len(variants):
         raise InputError("variant names must be unique")
+    # Variants with the same (method, region) share their maps, and the
+    # threshold-free sweep (MaxBoxAccV2) and PxAP run once for them: on the
+    # first meter of the first such variant (its "owner").
+    recipe = {v.name: (v.method, v.region) for v in variants}
+    owner: dict[tuple[str, int], str] = {}
+    for v in variants:
+        owner.setdefault(recipe[v.name], v.name)
     meters: dict[tuple[str, float], WSOLMeter] = {}
     for v in variants:
+        sweeps = owner[recipe[v.name]] == v.name
         for i, t in enumerate(per_variant[v.name]):
+            first = sweeps and i == 0
             meters[(v.name, t)] = WSOLMeter(
-                threshold=t, iou=iou, max_box_acc=max_box_acc and i == 0, cam_curve_step=cam_curve_step,
-                pxap=pxap,
+                threshold=t, iou=iou, max_box_acc=max_box_acc and first, cam_curve_step=cam_curve_step,
+                pxap=pxap and first,
             )
     count = 0
     try:
@@ -158,17 +167,18 @@ def evaluate(
             res = extractor(images, methods=(), targets=labels)
             _check_labels(given, int(res.logits.shape[1]), batch)
             size = tuple(images.shape[-2:])
-            # each variant's maps are resized to the image once, then shared by its meters
-            maps = {
-                v.name: resize_maps(
+            # each (method, region)'s maps are resized to the image once, then shared by its meters
+            by_recipe = {
+                (m, r): resize_maps(
                     cam_maps(
-                        res.features, extractor.fc.weight, labels, method=v.method, region=v.region,
+                        res.features, extractor.fc.weight, labels, method=m, region=r,
                         logits=res.logits, padding=padding,
                     ),
                     size,
                 )
-                for v in variants
+                for m, r in owner
             }
+            maps = {v.name: by_recipe[recipe[v.name]] for v in variants}
             masks = batch.get("mask")
             gts = _gt_boxes_float64(batch["boxes"])  # converted once, shared by every meter
             for (name, _t), meter in meters.items():
@@ -182,6 +192,10 @@ def evaluate(
         for meter in meters.values():
             meter.load_counts(reduce(meter.to_tensor()))
     results = {v.name: meters[(v.name, per_variant[v.name][0])].compute() for v in variants}
+    shared = ("max_box_acc", "best_threshold", "max_box_acc_v2", "pxap")
+    for v in variants:  # the owner's sweep and PxAP, for the variants that share its maps
+        from_owner = results[owner[recipe[v.name]]]
+        results[v.name].update({k: from_owner[k] for k in shared if k in from_owner})
     any_result = next(iter(results.values()))
     out = {
         "classification": {"top1": any_result["top1_cls"], "top5": any_result["top5_cls"]},
