@@ -46,13 +46,15 @@ def run_multi_label(s: DemoSettings, out: Path, *, progress: bool = True) -> tup
         per_digit[name], per_label[name] = cls["recall"], cls["accuracy"]
         precision[name], exact[name] = cls["precision"], cls["exact_match"]
 
-        kw = {"slot_ranges": slot_ranges, "methods": LOC_METHODS, "regions": s.regions,
-              "thresholds": thresholds, "progress": progress}
-        val = multilabel_localisation(model, loader(sets["val"]), **kw)
-        test = multilabel_localisation(model, loader(sets["test"]), **kw)
+        val = multilabel_localisation(model, loader(sets["val"]), slot_ranges=slot_ranges, methods=LOC_METHODS,
+                                      regions=s.regions, thresholds=thresholds, progress=progress)
         detail[name] = {}
         for m in LOC_METHODS:
             r, t, val_acc = best_setting(val["iou_hit"], m, s.regions)
+            # the test split only at the setting chosen on validation, and at 20%
+            test = multilabel_localisation(model, loader(sets["test"]), slot_ranges=slot_ranges, methods=(m,),
+                                           regions=(r,), thresholds=tuple(sorted({t, FIXED_THRESHOLD})),
+                                           progress=progress)
             key = f"{m}_r{r}"
             detail[name][m] = {
                 "region": r,

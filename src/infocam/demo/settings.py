@@ -1,4 +1,4 @@
-"""The embedded default's settings: full (about 2 minutes on 2 CPU cores) and --quick."""
+"""The embedded default's settings: full (1-3 minutes on 2 CPU cores) and --quick."""
 
 from __future__ import annotations
 
@@ -19,14 +19,14 @@ class DemoSettings:
     n_train: int = 5000
     n_val: int = 1000
     n_test: int = 1000
-    epochs: int = 8
-    milestones: tuple[int, ...] = (5, 7)
+    epochs: int = 6
+    milestones: tuple[int, ...] = (4, 5)
     # double-digit MNIST (32 x 64 canvases)
     ml_n_train: int = 6000
     ml_n_val: int = 1000
     ml_n_test: int = 1000
-    ml_epochs: int = 6
-    ml_milestones: tuple[int, ...] = (4, 5)
+    ml_epochs: int = 4
+    ml_milestones: tuple[int, ...] = (3,)
     # The binary cross-entropy losses average over the 10 labels, so their
     # gradients are 10x smaller than cross-entropy's: 10x the learning rate
     # puts both heads on the same footing (0.05 left the sigmoid head
@@ -37,7 +37,7 @@ class DemoSettings:
     lr: float = 0.05
     # chosen on the validation split, per method
     regions: tuple[int, ...] = (1, 2, 3, 4)
-    thresholds: tuple[float, ...] = tuple(round(0.05 * i, 2) for i in range(2, 17))  # 0.1 .. 0.8
+    thresholds: tuple[float, ...] = tuple(round(0.1 * i, 1) for i in range(1, 9))  # 0.1 .. 0.8
     ml_thresholds: tuple[float, ...] = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
     figure_images: int = 8
 
