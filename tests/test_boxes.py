@@ -316,3 +316,14 @@ def test_box_hits_by_hand():
     assert box_hits(boxes, gts, 0.7500001).tolist() == [False, False, False, False]
     with pytest.raises(ValueError, match="one"):
         box_hits(boxes, gts[:2], 0.5)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_boxes_on_the_gpu_equal_the_cpu_path():
+    # on an accelerator the masks are made there and only they cross to the CPU
+    g = torch.Generator().manual_seed(5)
+    maps = resize_maps(torch.randn(32, 14, 14, generator=g), (224, 224))
+    for th in (0.0, 0.2, 0.5):
+        got = boxes_from_maps(maps.cuda(), threshold=th)
+        assert got.device.type == "cuda"
+        assert torch.equal(got.cpu(), boxes_from_maps(maps, threshold=th)), th

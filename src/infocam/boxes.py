@@ -192,6 +192,11 @@ def boxes_from_maps(
     pick = _picker(largest)
     threshold = check_threshold(threshold)
     x = resized_maps(maps, size)
+    if x.device.type != "cpu":
+        # On an accelerator: normalise and threshold there; only the uint8
+        # masks (a quarter of the float maps' bytes) cross to the CPU.
+        boxes = boxes_from_masks(foreground_masks(normalize_maps(x), threshold), largest)
+        return torch.from_numpy(boxes).to(device=maps.device, dtype=torch.float32)
     # One map at a time on the CPU, while it is hot in the cache: min and max,
     # then ONE comparison with the smallest value whose float32 normalised
     # value is foreground (the very mask of normalize_maps + threshold; see
