@@ -128,11 +128,11 @@ def _largest_by_pixels(mask: np.ndarray) -> tuple[int, int, int, int]:
     if not contours:
         return (0, 0, 0, 0)
     following, preceding, _, parent = hierarchy[0, 0].tolist()
-    if following < 0 and preceding < 0 and parent < 0:  # contour 0 is the only top-level one
-        x, y, w, h = cv2.boundingRect(contours[0])
-        return (x, y, x + w, y + h)
-    outer = np.flatnonzero(hierarchy[0, :, 3] < 0)
-    if outer.size == 1:
+    if following < 0 and preceding < 0 and parent < 0:  # cheap: contour 0 is the only top-level one
+        outer = [0]
+    else:
+        outer = np.flatnonzero(hierarchy[0, :, 3] < 0)
+    if len(outer) == 1:
         x, y, w, h = cv2.boundingRect(contours[int(outer[0])])
         return (x, y, x + w, y + h)
     n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)

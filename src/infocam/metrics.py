@@ -246,7 +246,7 @@ class WSOLMeter:
         """
         resized = resized_maps(maps, self.size)  # validates maps
         b, height, width = resized.shape
-        gts = _check_gt_boxes(gt_boxes, b)
+        gts = check_gt_boxes(gt_boxes, b)
         correct = None
         if logits is not None or labels is not None:
             if logits is None or labels is None:
@@ -321,8 +321,8 @@ class WSOLMeter:
         return out
 
 
-def _check_gt_boxes(gt_boxes: Sequence[Tensor] | Tensor, batch: int) -> list[Tensor]:
-    """B float64 CPU tensors (N_i, 4)."""
+def check_gt_boxes(gt_boxes: Sequence[Tensor] | Tensor, batch: int) -> list[Tensor]:
+    """B float64 CPU tensors (N_i, 4), checked; a list of such tensors passes through without a copy."""
     if isinstance(gt_boxes, Tensor):
         if gt_boxes.dim() != 3 or gt_boxes.shape[-1] != 4:
             raise ValueError(f"gt_boxes as a tensor must be (B, N, 4); got {tuple(gt_boxes.shape)}")

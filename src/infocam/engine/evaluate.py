@@ -26,7 +26,7 @@ from infocam.engine.build import workers_stopped_on_error
 from infocam.errors import InputError
 from infocam.extract import CAMExtractor
 from infocam.maps import METHODS, cam_maps, resize_maps
-from infocam.metrics import WSOLMeter
+from infocam.metrics import WSOLMeter, check_gt_boxes
 
 __all__ = ["Variant", "evaluate", "main_variants"]
 
@@ -87,13 +87,6 @@ def _check_labels(labels: Tensor, num_classes: int, batch: dict) -> None:
             f"{name} has label {int(labels[i])}, out of range for a model with {num_classes} "
             f"classes (0..{num_classes - 1}): the dataset does not match the model"
         )
-
-
-def _gt_boxes_float64(boxes):
-    """A batch's GT boxes as float64 CPU tensors (what the meters take without a copy); else as given."""
-    if not isinstance(boxes, (list, tuple)):
-        return boxes
-    return [g.detach().cpu().double() if isinstance(g, Tensor) else g for g in boxes]
 
 
 @torch.no_grad()
@@ -180,7 +173,7 @@ def evaluate(
             }
             maps = {v.name: by_recipe[recipe[v.name]] for v in variants}
             masks = batch.get("mask")
-            gts = _gt_boxes_float64(batch["boxes"])  # converted once, shared by every meter
+            gts = check_gt_boxes(batch["boxes"], images.shape[0])  # checked once, shared by every meter
             for (name, _t), meter in meters.items():
                 meter.update(maps[name], gts, logits=res.logits, labels=labels, masks=masks)
             if on_batch is not None:
