@@ -19,6 +19,17 @@ from infocam.maps import normalize_maps, resize_maps
 EIGHT = np.ones((3, 3), dtype=int)
 
 
+@pytest.fixture(autouse=True, params=["tiled", "per_map"])
+def box_path(request, monkeypatch):
+    """Every test here runs on both CPU paths of the single-box rule: small
+    maps labelled many at a time in one tall image, and larger maps one at a
+    time (with the single-contour fast path)."""
+    import infocam.boxes as B
+
+    monkeypatch.setattr(B, "_TILED_MAX_PIXELS", 1 << 30 if request.param == "tiled" else 0)
+    return request.param
+
+
 def t(a, dtype=torch.float32) -> torch.Tensor:
     return torch.as_tensor(np.asarray(a), dtype=dtype)
 
@@ -67,6 +78,11 @@ def test_eight_connectivity_joins_diagonal_pixels():
 def test_no_foreground_gives_the_empty_box():
     maps = torch.stack([torch.full((4, 5), 3.0), torch.full((4, 5), float("nan")), torch.zeros(4, 5)])
     assert boxes_from_maps(maps).tolist() == [[0.0] * 4] * 3
+    # a map holding an inf normalises to all zeros: not even the inf pixel is foreground
+    inf = torch.arange(20.0).reshape(1, 4, 5).repeat(3, 1, 1)
+    inf[0, 1, 1], inf[1, 2, 2], inf[2, 0, 0], inf[2, 3, 3] = float("inf"), -float("inf"), -float("inf"), float("inf")
+    for th in (0.0, 0.2, 1.0):
+        assert boxes_from_maps(inf, threshold=th).tolist() == [[0.0] * 4] * 3
 
 
 def test_full_image_component():
@@ -85,6 +101,55 @@ def test_tie_goes_to_the_first_pixel_in_raster_order():
     m[1, 0] = m[2, 0] = 1.0
     m[0, 5] = m[0, 6] = 1.0
     assert boxes_from_maps(t(m)[None]).tolist() == [[5.0, 0.0, 7.0, 1.0]]
+
+
+def test_tie_is_decided_by_the_first_pixel_not_the_leftmost_column():
+    # two 9-pixel components with the same top row (0): B starts at column 1,
+    # A at column 4, but A reaches further left (column 0) lower down
+    m = np.zeros((8, 8))
+    m[0:4, 1:3] = 1.0
+    m[4, 1] = 1.0  # B: 9 pixels, first pixel (0, 1), leftmost column 1
+    for r, c in [(0, 4), (1, 4), (2, 4), (3, 4), (4, 4), (5, 3), (6, 2), (7, 1), (7, 0)]:
+        m[r, c] = 1.0  # A: 9 pixels, first pixel (0, 4), leftmost column 0
+    b_box = [1.0, 0.0, 3.0, 5.0]
+    assert boxes_from_maps(t(m)[None], threshold=0.5).tolist() == [b_box]
+    # mirrored, A comes first in raster order; in a batch each map keeps its own winner
+    batch = t(np.stack([m, m[:, ::-1].copy(), np.zeros((8, 8)), m]))
+    assert boxes_from_maps(batch, threshold=0.5).tolist() == [b_box, [3.0, 0.0, 8.0, 8.0], [0.0] * 4, b_box]
+
+
+def test_boxes_at_thresholds_equal_one_threshold_at_a_time():
+    from infocam.boxes import boxes_at_thresholds
+
+    g = torch.Generator().manual_seed(7)
+    maps = resize_maps(torch.randn(40, 6, 9, generator=g), (30, 45))
+    maps[0] = 2.0  # constant
+    maps[1, 4, 4] = float("nan")
+    maps[2] = torch.round(maps[2] * 3) / 3  # plateaus
+    ts = [0.0, 0.2, 0.5, 0.9, 1.0]
+    got = boxes_at_thresholds(maps, ts)
+    assert got.shape == (5, 40, 4)
+    for k, th in enumerate(ts):
+        norm = normalize_maps(maps).numpy()
+        assert got[k].tolist() == [list(map(float, scipy_largest_box(n, th))) for n in norm], th
+        assert torch.equal(got[k], boxes_from_maps(maps, threshold=th))
+    assert boxes_at_thresholds(maps, []).shape == (0, 40, 4)
+    with pytest.raises(ValueError, match="thresholds"):
+        boxes_at_thresholds(maps, 0.2)
+    with pytest.raises(ValueError, match="threshold"):
+        boxes_at_thresholds(maps, [0.2, 1.5])
+
+
+def test_tall_images_are_split_into_chunks(monkeypatch):
+    import infocam.boxes as B
+
+    g = torch.Generator().manual_seed(8)
+    maps = resize_maps(torch.randn(23, 4, 4, generator=g), (16, 16))
+    want = boxes_from_maps(maps, threshold=0.4)
+    monkeypatch.setattr(B, "_TILE_CHUNK_PIXELS", 3 * 17 * 16)  # three maps per tall image
+    assert torch.equal(boxes_from_maps(maps, threshold=0.4), want)
+    norm = normalize_maps(maps).numpy()
+    assert want.tolist() == [list(map(float, scipy_largest_box(n, 0.4))) for n in norm]
 
 
 def test_pixels_and_contour_area_disagree_on_a_thin_line():
@@ -299,6 +364,25 @@ def test_foreground_by_cutoff_equals_normalize_then_threshold(case):
         got = _foreground(m, th, np.float32(th))
         got = np.zeros_like(want) if got is None else got
         assert np.array_equal(got, want), (case, th)
+
+
+@pytest.mark.parametrize("case", range(9))
+def test_vectorised_cutoffs_equal_the_one_map_cutoff(case):
+    # small maps get their cutoffs for a whole batch at once: the same value,
+    # or the same "no easy cutoff", as the one-map rule, map by map
+    from infocam.boxes import _cutoff, _cutoffs
+
+    m = _cutoff_cases()[case]
+    rng = np.random.default_rng(case)
+    lo = np.concatenate([[m.min()], rng.standard_normal(20)]).astype(np.float32)
+    hi = np.concatenate([[m.max()], lo[1:] + np.abs(rng.standard_normal(20))]).astype(np.float32)
+    for th in (0.0, 1e-300, 1e-30, 0.2, 0.25, 0.5, 0.7, 0.999, 1.0):
+        cut, ok = _cutoffs(lo, hi, th)
+        for i in range(len(lo)):
+            want = _cutoff(lo[i], hi[i], th, np.float32(th))
+            assert bool(ok[i]) == (want is not None), (case, th, i)
+            if want is not None:
+                assert float(cut[i]) == want, (case, th, i)
 
 
 def test_box_hits_by_hand():

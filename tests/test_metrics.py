@@ -69,6 +69,22 @@ def test_gt_known_top1_top5_by_hand():
     assert "max_box_acc" not in r and "pxap" not in r
 
 
+def test_boxes_given_by_the_caller_are_scored_as_given():
+    from infocam.boxes import boxes_from_maps
+
+    maps, gts, logits, labels = batch_of_four()
+    given = WSOLMeter(max_box_acc=False)
+    given.update(maps, gts, logits, labels, boxes=boxes_from_maps(maps, threshold=0.2))
+    r = given.compute()
+    assert (r["gt_known_loc"], r["top1_loc"], r["top5_loc"]) == (75.0, 25.0, 50.0)
+    # the caller's boxes are what counts: the empty box misses everywhere
+    empty = WSOLMeter(max_box_acc=False)
+    empty.update(maps, gts, logits, labels, boxes=torch.zeros(4, 4))
+    assert empty.compute()["gt_known_loc"] == 0.0 and empty.compute()["top1_cls"] == 50.0
+    with pytest.raises(ValueError, match=r"boxes must be a \(B, 4\) = \(4, 4\)"):
+        empty.update(maps, gts, boxes=torch.zeros(3, 4))
+
+
 def test_iou_threshold_is_inclusive():
     maps, gts, _, _ = batch_of_four()
     strict = WSOLMeter(max_box_acc=False, iou=0.5000001)

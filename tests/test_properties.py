@@ -140,6 +140,21 @@ def test_one_comparison_foreground_equals_normalize_then_threshold(maps, thresho
 
 
 @SETTINGS
+@example(maps=torch.tensor([[[-1.0, 0.0], [1e-30, 1.0]]]), threshold=0.5)
+@example(maps=torch.tensor([[[3e38, -3e38], [0.0, 1.0]]]), threshold=1e-300)
+@given(maps=maps_of(any_float), threshold=st.floats(0, 1))
+def test_small_maps_labelled_together_give_the_boxes_of_normalize_then_threshold(maps, threshold) -> None:
+    # small maps are thresholded with vectorised cutoffs and labelled in one
+    # tall image: every box must be that of the per-mask rule on the masks of
+    # the tensor path (normalize_maps + foreground_masks)
+    from infocam.boxes import _largest_by_pixels, boxes_at_thresholds, foreground_masks
+
+    want = [_largest_by_pixels(m) for m in foreground_masks(normalize_maps(maps), threshold)]
+    got = boxes_at_thresholds(maps, [threshold, threshold])
+    assert got[0].tolist() == got[1].tolist() == [list(map(float, w)) for w in want]
+
+
+@SETTINGS
 @example(maps=torch.tensor([[[3e38, -3e38], [0.0, 1.0]]]), threshold=1.0)
 @given(maps=maps_of(finite32), threshold=st.floats(0, 1))
 def test_normalized_maps_are_finite_in_0_1_with_the_max_at_1(maps, threshold) -> None:

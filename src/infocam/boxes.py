@@ -38,7 +38,6 @@ from torch import Tensor
 from infocam.maps import normalize_maps, resize_maps
 
 LARGEST: tuple[str, ...] = ("pixels", "contour_area")
-_EMPTY = (0, 0, 0, 0)
 
 
 # ----------------------------------------------------------------------------
@@ -162,8 +161,13 @@ def _largest_by_contour_area(mask: np.ndarray) -> tuple[int, int, int, int]:
 def boxes_from_masks(masks: np.ndarray, largest: str = "pixels") -> np.ndarray:
     """Steps 4-5 on uint8 masks (B, H, W): one half-open box per mask, (B, 4) int64."""
     pick = _picker(largest)
-    out = np.zeros((masks.shape[0], 4), dtype=np.int64)
-    for i in range(masks.shape[0]):
+    b, h, w = masks.shape
+    if pick is _largest_by_pixels and h * w <= _TILED_MAX_PIXELS:
+        tall = np.zeros((b, h + 1, w), np.uint8)
+        tall[:, :h] = masks != 0
+        return _largest_tiled(tall)
+    out = np.zeros((b, 4), dtype=np.int64)
+    for i in range(b):
         out[i] = pick(np.ascontiguousarray(masks[i], dtype=np.uint8))
     return out
 
@@ -189,24 +193,129 @@ def boxes_from_maps(
         in pixels of ``size`` (or of the maps); ``(0, 0, 0, 0)`` when no pixel
         is foreground.
     """
+    return boxes_at_thresholds(maps, (check_threshold(threshold),), size=size, largest=largest)[0]
+
+
+def boxes_at_thresholds(
+    maps: Tensor,
+    thresholds: Sequence[float],
+    *,
+    size: Sequence[int] | None = None,
+    largest: str = "pixels",
+) -> Tensor:
+    """The boxes of every map at every threshold, the maps resized once.
+
+    Row ``k`` equals ``boxes_from_maps(maps, threshold=thresholds[k],
+    size=size, largest=largest)``, box for box.
+
+    Returns:
+        (K, B, 4) float32 half-open boxes on ``maps.device``.
+    """
     pick = _picker(largest)
-    threshold = check_threshold(threshold)
+    if isinstance(thresholds, (str, bytes)) or not isinstance(thresholds, Sequence):
+        raise ValueError(f"thresholds must be a sequence of numbers in [0, 1]; got {thresholds!r}")
+    ts = [check_threshold(t) for t in thresholds]
     x = resized_maps(maps, size)
+    b, h, w = x.shape
     if x.device.type != "cpu":
         # On an accelerator: normalise and threshold there; only the uint8
         # masks (a quarter of the float maps' bytes) cross to the CPU.
-        boxes = boxes_from_masks(foreground_masks(normalize_maps(x), threshold), largest)
-        return torch.from_numpy(boxes).to(device=maps.device, dtype=torch.float32)
-    # One map at a time on the CPU, while it is hot in the cache: min and max,
-    # then ONE comparison with the smallest value whose float32 normalised
-    # value is foreground (the very mask of normalize_maps + threshold; see
-    # _cutoff), then the box.
-    t = np.float32(threshold)
+        norm = normalize_maps(x)
+        out = [boxes_from_masks(foreground_masks(norm, t), largest) for t in ts]
+    elif pick is _largest_by_pixels and h * w <= _TILED_MAX_PIXELS:
+        out = _small_map_boxes(x.detach().numpy(), ts)
+    else:
+        out = _per_map_boxes(x.detach().numpy(), ts, pick)
+    boxes = np.stack(out) if out else np.zeros((0, b, 4), np.int64)
+    return torch.from_numpy(boxes).to(device=maps.device, dtype=torch.float32)
+
+
+#: Maps of at most this many pixels (64 x 64) are labelled many at a time,
+#: stacked in one tall image (:func:`_largest_tiled`); larger maps one at a
+#: time, where a mask with one component needs no labelling at all.
+_TILED_MAX_PIXELS = 64 * 64
+#: Pixels per tall image: bounds the int32 label image (16 MiB).
+_TILE_CHUNK_PIXELS = 1 << 22
+
+
+def _per_map_boxes(arr: np.ndarray, ts: Sequence[float], pick) -> list[np.ndarray]:
+    """One float32 map at a time, while it is hot in the cache: its masks at every threshold and their boxes."""
+    out = [np.zeros((arr.shape[0], 4), np.int64) for _ in ts]
+    t32 = [np.float32(t) for t in ts]
+    for i, m in enumerate(arr):
+        lo, hi = m.min(), m.max()
+        for k, threshold in enumerate(ts):
+            mask = _foreground_of(m, lo, hi, threshold, t32[k])
+            if mask is not None:
+                out[k][i] = pick(mask)
+    return out
+
+
+def _small_map_boxes(arr: np.ndarray, ts: Sequence[float]) -> list[np.ndarray]:
+    """Small float32 maps (B, h, w): every mask with one vectorised comparison, boxes by :func:`_largest_tiled`."""
+    b, h, w = arr.shape
+    flat = arr.reshape(b, h * w)
+    lo, hi = flat.min(axis=1), flat.max(axis=1)  # float32; NaN propagates into them
+    with np.errstate(invalid="ignore"):
+        valid = np.isfinite(lo) & np.isfinite(hi) & (hi > lo)  # else normalize_maps gives all zeros
+    per_chunk = max(1, _TILE_CHUNK_PIXELS // ((h + 1) * w))
     out = []
-    for m in x.detach().cpu().numpy():
-        mask = _foreground(m, threshold, t)
-        out.append(_EMPTY if mask is None else pick(mask))
-    return torch.tensor(out, dtype=torch.float32).reshape(-1, 4).to(maps.device)
+    for threshold in ts:
+        t = np.float32(threshold)
+        cut, fast = _cutoffs(lo, hi, threshold)
+        fast &= valid
+        slow = np.flatnonzero(valid & ~fast)  # rare: normalised one map at a time
+        boxes = np.zeros((b, 4), np.int64)
+        for s in range(0, b, per_chunk):
+            e = min(b, s + per_chunk)
+            tall = np.zeros((e - s, h + 1, w), np.uint8)  # the last row of each tile stays 0
+            with np.errstate(invalid="ignore"):
+                np.greater_equal(arr[s:e], cut[s:e, None, None], out=tall[:, :h].view(bool))
+            tall[~fast[s:e]] = 0
+            for i in slow[(slow >= s) & (slow < e)]:
+                tall[i - s, :h] = _foreground_of(arr[i], lo[i], hi[i], threshold, t)
+            boxes[s:e] = _largest_tiled(tall)
+        out.append(boxes)
+    return out
+
+
+def _largest_tiled(tall: np.ndarray) -> np.ndarray:
+    """(n, 4) int64 boxes: the largest 8-connected component of each mask of ``tall``.
+
+    ``tall`` is (n, h + 1, w) uint8: n masks of h rows, each followed by a
+    row of zeros, so that one labelling of the (n * (h + 1), w) image never
+    joins two masks (8-neighbours are at most one row apart). A component
+    belongs to the mask its top row lies in. The winner has the most
+    pixels; a tie goes to the component whose first pixel comes first in
+    raster order: the smaller top row, then the smaller first column in it.
+    """
+    n, rows, w = tall.shape
+    out = np.zeros((n, 4), np.int64)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(
+        tall.reshape(n * rows, w), connectivity=8, ltype=cv2.CV_32S
+    )
+    if count <= 1:
+        return out
+    x, y, bw, bh, area = (stats[1:, k].astype(np.int64) for k in range(5))
+    tile = y // rows
+    order = np.lexsort((y, -area, tile))  # by mask, the most pixels first, then the top row
+    key = np.stack([tile[order], area[order], y[order]])
+    starts = np.flatnonzero(np.r_[True, key[0, 1:] != key[0, :-1]])
+    win = order[starts]
+    same_as_next = np.r_[(key[:, 1:] == key[:, :-1]).all(axis=0), False]
+    for j in np.flatnonzero(same_as_next[starts]):  # a tie on pixels and top row: rare
+        s = starts[j]
+        e = s + 1
+        while same_as_next[e]:
+            e += 1
+        group = order[s : e + 1]
+        row = labels[y[group[0]]]
+        first_col = [int(np.argmax(row == lab + 1)) for lab in group]
+        win[j] = group[int(np.argmin(first_col))]
+    t = tile[win]
+    top = y[win] - t * rows
+    out[t] = np.stack([x[win], top, x[win] + bw[win], top + bh[win]], axis=1)
+    return out
 
 
 _HALF_MAX = 1.7e38  # below half of float32's largest value (3.4028e38)
@@ -257,12 +366,35 @@ def _cutoff(lo: np.float32, hi: np.float32, threshold: float, t: np.float32) -> 
     return above if (above - lo) / span >= t else None
 
 
+def _cutoffs(lo: np.ndarray, hi: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_cutoff` for many maps at once: (cut, ok), float32 and bool arrays like ``lo`` and ``hi``.
+
+    ``cut[i]`` is map i's cutoff where ``ok[i]``; elsewhere the map needs
+    the slow path (or is constant / non-finite: check that separately).
+    The same float32 operations as :func:`_cutoff`, element by element.
+    """
+    t = np.float32(threshold)
+    with np.errstate(all="ignore"):
+        c = (lo.astype(np.float64) + threshold * (hi.astype(np.float64) - lo)).astype(np.float32)
+        ok = (t > 0) & (c != 0) & (lo < c) & (c < hi) & (lo >= -_HALF_MAX) & (hi <= _HALF_MAX)
+        span = hi - lo
+        at_c = (c - lo) / span >= t
+        below = np.nextafter(c, np.float32(-np.inf))
+        above = np.nextafter(c, np.float32(np.inf))
+        ok &= np.where(at_c, ~((below - lo) / span >= t), (above - lo) / span >= t)
+    return np.where(at_c, c, above), ok
+
+
 def _foreground(m: np.ndarray, threshold: float, t: np.float32) -> np.ndarray | None:
     """The uint8 mask of one float32 map, exactly as ``foreground_masks(normalize_maps(.))``; None if empty.
 
     ``t`` is ``threshold`` as float32 (as torch and NumPy compare with a Python float).
     """
-    lo, hi = m.min(), m.max()  # float32 scalars; NaN propagates into them
+    return _foreground_of(m, m.min(), m.max(), threshold, t)
+
+
+def _foreground_of(m: np.ndarray, lo: np.float32, hi: np.float32, threshold: float, t: np.float32) -> np.ndarray | None:
+    """:func:`_foreground` given the map's float32 min ``lo`` and max ``hi`` (NaN if it holds one)."""
     flo, fhi = float(lo), float(hi)
     if not (math.isfinite(flo) and math.isfinite(fhi)) or fhi <= flo:
         return None  # constant or non-finite: normalize_maps makes it all zeros

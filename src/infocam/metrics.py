@@ -231,6 +231,7 @@ class WSOLMeter:
         logits: Tensor | None = None,
         labels: Tensor | None = None,
         masks: Tensor | None = None,
+        boxes: Tensor | None = None,
     ) -> None:
         """Add a batch.
 
@@ -243,6 +244,9 @@ class WSOLMeter:
             labels: (B,) ground-truth classes (needed with ``logits``).
             masks: (B, H, W) GT masks at ``size`` for PxAP: 1 / True
                 foreground, 0 background, any other value ignored.
+            boxes: (B, 4) the maps' boxes at this meter's threshold, when the
+                caller has them already (:func:`infocam.boxes.boxes_at_thresholds`
+                serves many meters at once); taken as given.
         """
         resized = resized_maps(maps, self.size)  # validates maps
         b, height, width = resized.shape
@@ -261,7 +265,12 @@ class WSOLMeter:
                 shape = tuple(masks.shape) if isinstance(masks, Tensor) else type(masks).__name__
                 raise ValueError(f"masks must be a (B, H, W) = ({b}, {height}, {width}) tensor; got {shape}")
 
-        boxes = boxes_from_maps(resized, threshold=self.threshold, largest=self.largest).cpu()
+        if boxes is None:
+            boxes = boxes_from_maps(resized, threshold=self.threshold, largest=self.largest)
+        elif not isinstance(boxes, Tensor) or tuple(boxes.shape) != (b, 4):
+            shape = tuple(boxes.shape) if isinstance(boxes, Tensor) else type(boxes).__name__
+            raise ValueError(f"boxes must be a (B, 4) = ({b}, 4) tensor, one box per map; got {shape}")
+        boxes = boxes.cpu()
         hit = box_hits(boxes, gts, self.iou)
         # float64, as wsolevaluation's score maps: u8 = trunc(exact score * 255)
         need = self.max_box_acc or self.pxap is not None

@@ -22,6 +22,7 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
+from infocam.boxes import boxes_at_thresholds
 from infocam.engine.build import workers_stopped_on_error
 from infocam.errors import InputError
 from infocam.extract import CAMExtractor
@@ -136,6 +137,10 @@ def evaluate(
     owner: dict[tuple[str, int], str] = {}
     for v in variants:
         owner.setdefault(recipe[v.name], v.name)
+    recipe_thresholds: dict[tuple[str, int], list[float]] = {}
+    for v in variants:
+        have = recipe_thresholds.setdefault(recipe[v.name], [])
+        have += [t for t in per_variant[v.name] if t not in have]
     meters: dict[tuple[str, float], WSOLMeter] = {}
     for v in variants:
         sweeps = owner[recipe[v.name]] == v.name
@@ -172,10 +177,17 @@ def evaluate(
                 for m, r in owner
             }
             maps = {v.name: by_recipe[recipe[v.name]] for v in variants}
+            # ... and boxed at all of their thresholds in one call
+            boxes = {
+                (key, t): b
+                for key, ts_ in recipe_thresholds.items()
+                for t, b in zip(ts_, boxes_at_thresholds(by_recipe[key], ts_))
+            }
             masks = batch.get("mask")
             gts = check_gt_boxes(batch["boxes"], images.shape[0])  # checked once, shared by every meter
-            for (name, _t), meter in meters.items():
-                meter.update(maps[name], gts, logits=res.logits, labels=labels, masks=masks)
+            for (name, t), meter in meters.items():
+                meter.update(maps[name], gts, logits=res.logits, labels=labels, masks=masks,
+                             boxes=boxes[(recipe[name], t)])
             if on_batch is not None:
                 on_batch(batch, res, maps)
             count += images.shape[0]

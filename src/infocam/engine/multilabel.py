@@ -19,7 +19,7 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from infocam.boxes import box_hits, boxes_from_maps
+from infocam.boxes import box_hits, boxes_at_thresholds
 from infocam.extract import CAMExtractor
 from infocam.maps import cam_maps, resize_maps
 
@@ -113,8 +113,8 @@ def multilabel_localisation(
             for k, x in enumerate(peak_x.tolist()):
                 slot = next((s for s, (lo, hi) in enumerate(slot_ranges) if lo <= x < hi), -1)
                 peaks[name] += int(slot in slots[k])
-            for ti, t in enumerate(thresholds):
-                hits[name][ti] += float(box_hits(boxes_from_maps(big, threshold=t), gts, iou).sum())
+            for ti, boxes in enumerate(boxes_at_thresholds(big, thresholds)):
+                hits[name][ti] += float(box_hits(boxes, gts, iou).sum())
     if trials == 0:
         raise ValueError("no labelled digit to localise")
     return {
