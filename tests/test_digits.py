@@ -147,6 +147,32 @@ def test_single_item_format(single_train: SingleDigitWSOL) -> None:
         single_train[len(single_train)]
 
 
+def test_batched_fetch_equals_items_built_from_the_arrays(
+    single_train: SingleDigitWSOL, double_train: DoubleDigitMNIST
+) -> None:
+    # a DataLoader fetches a batch with __getitems__: the very items, from the stored arrays
+    order = [5, 0, -1, 5]
+    for item, i in zip(single_train.__getitems__(order), order):
+        i %= len(single_train)
+        assert torch.equal(item["image"], torch.from_numpy(single_train.images[i] / np.float32(255))[None])
+        assert item["label"] == int(single_train.labels[i]) and isinstance(item["label"], int)
+        assert item["boxes"].tolist() == [single_train.boxes[i].astype(float).tolist()]
+        assert item["box_labels"].tolist() == [single_train.labels[i]]
+        assert torch.equal(item["mask"], torch.from_numpy(single_train.masks[i]))
+        assert item["id"] == f"single/train/3/{i:06d}"
+    for item, i in zip(double_train.__getitems__(order), order):
+        i %= len(double_train)
+        slots = np.flatnonzero(double_train.present[i])
+        assert torch.equal(item["image"], torch.from_numpy(double_train.images[i] / np.float32(255))[None])
+        assert item["label"].tolist() == double_train.label_matrix[i].tolist()
+        assert item["boxes"].tolist() == double_train.slot_boxes[i, slots].astype(float).tolist()
+        assert item["box_labels"].tolist() == double_train.digit_classes[i, slots].tolist()
+        assert item["slots"].tolist() == slots.tolist() and item["slots"].dtype == torch.long
+    assert single_train.__getitems__([]) == []
+    with pytest.raises(IndexError, match=f"index {-len(double_train) - 1} out of range"):
+        double_train.__getitems__([0, -len(double_train) - 1])
+
+
 def test_single_box_is_tight_and_digit_kept(single_train: SingleDigitWSOL) -> None:
     thr = single_train.config.ink_threshold
     for i in range(0, len(single_train), 7):

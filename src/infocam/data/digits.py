@@ -433,8 +433,18 @@ def _check_dataset_args(split: str, n_images: int, seed: int) -> None:
         raise InputError(f"seed must be an int >= 0, got {seed!r}")
 
 
-def _image_tensor(canvas: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(canvas).to(torch.float32).div_(255.0)[None]
+def _image_tensors(canvases: np.ndarray) -> torch.Tensor:
+    """uint8 (B, H, W) -> float32 (B, 1, H, W) in [0, 1], converted in one go."""
+    return torch.from_numpy(canvases).to(torch.float32).div_(255.0).unsqueeze(1)
+
+
+def _positions(indices, n: int) -> np.ndarray:
+    """Item indices (negative ones count from the end) as int64 positions; IndexError names a bad one."""
+    idx = np.asarray(indices, dtype=np.int64).reshape(-1)
+    bad = (idx < -n) | (idx >= n)
+    if bad.any():
+        raise IndexError(f"index {int(idx[bad][0])} out of range for {n} images")
+    return idx % n if n else idx
 
 
 class SingleDigitWSOL(Dataset):
@@ -519,17 +529,26 @@ class SingleDigitWSOL(Dataset):
         return int(self.labels.size)
 
     def __getitem__(self, i: int) -> dict[str, object]:
-        if not -len(self) <= i < len(self):
-            raise IndexError(f"index {i} out of range for {len(self)} images")
-        i %= len(self)
-        return {
-            "image": _image_tensor(self.images[i]),
-            "label": int(self.labels[i]),
-            "boxes": torch.from_numpy(self.boxes[i : i + 1].astype(np.float32)),
-            "box_labels": torch.from_numpy(self.labels[i : i + 1].copy()),
-            "mask": torch.from_numpy(self.masks[i].copy()),
-            "id": f"single/{self.split}/{self.seed}/{i:06d}",
-        }
+        return self.__getitems__([i])[0]
+
+    def __getitems__(self, indices) -> list[dict[str, object]]:
+        """``[self[i] for i in indices]``, each array converted once for all (a DataLoader's batched fetch)."""
+        idx = _positions(indices, len(self))
+        images = _image_tensors(self.images[idx])
+        boxes = torch.from_numpy(self.boxes[idx].astype(np.float32))
+        labels = torch.from_numpy(self.labels[idx])
+        masks = torch.from_numpy(self.masks[idx])
+        return [
+            {
+                "image": images[k],
+                "label": int(self.labels[i]),
+                "boxes": boxes[k : k + 1],
+                "box_labels": labels[k : k + 1],
+                "mask": masks[k],
+                "id": f"single/{self.split}/{self.seed}/{i:06d}",
+            }
+            for k, i in enumerate(idx.tolist())
+        ]
 
 
 # ---------------------------------------------------------------- double digit
@@ -685,15 +704,26 @@ class DoubleDigitMNIST(Dataset):
         return int(self.images.shape[0])
 
     def __getitem__(self, i: int) -> dict[str, object]:
-        if not -len(self) <= i < len(self):
-            raise IndexError(f"index {i} out of range for {len(self)} images")
-        i %= len(self)
-        slots = np.flatnonzero(self.present[i])
-        return {
-            "image": _image_tensor(self.images[i]),
-            "label": torch.from_numpy(self.label_matrix[i].copy()),
-            "boxes": torch.from_numpy(self.slot_boxes[i, slots].astype(np.float32)),
-            "box_labels": torch.from_numpy(self.digit_classes[i, slots].copy()),
-            "slots": torch.from_numpy(slots.astype(np.int64)),
-            "id": f"double/{self.split}/{self.seed}/{i:06d}",
-        }
+        return self.__getitems__([i])[0]
+
+    def __getitems__(self, indices) -> list[dict[str, object]]:
+        """``[self[i] for i in indices]``, each array converted once for all (a DataLoader's batched fetch)."""
+        idx = _positions(indices, len(self))
+        images = _image_tensors(self.images[idx])
+        labels = torch.from_numpy(self.label_matrix[idx])
+        boxes = torch.from_numpy(self.slot_boxes[idx].astype(np.float32))
+        classes = torch.from_numpy(self.digit_classes[idx])
+        present = torch.from_numpy(self.present[idx])
+        slot_ids = torch.arange(2)
+        out = []
+        for k, i in enumerate(idx.tolist()):
+            here = present[k]
+            out.append({
+                "image": images[k],
+                "label": labels[k],
+                "boxes": boxes[k][here],
+                "box_labels": classes[k][here],
+                "slots": slot_ids[here],
+                "id": f"double/{self.split}/{self.seed}/{i:06d}",
+            })
+        return out
