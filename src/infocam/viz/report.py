@@ -223,7 +223,7 @@ def nested_tables(obj: Mapping, title: str = "") -> str:
 
 def _png_data_url(rgb: np.ndarray) -> str:
     buf = io.BytesIO()
-    Image.fromarray(rgb).save(buf, format="PNG", optimize=True)
+    Image.fromarray(rgb).save(buf, format="PNG")  # optimize=True: 2% smaller, 7x slower
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
