@@ -367,22 +367,34 @@ def test_foreground_by_cutoff_equals_normalize_then_threshold(case):
 
 
 @pytest.mark.parametrize("case", range(9))
-def test_vectorised_cutoffs_equal_the_one_map_cutoff(case):
-    # small maps get their cutoffs for a whole batch at once: the same value,
-    # or the same "no easy cutoff", as the one-map rule, map by map
+def test_vectorised_cutoffs_are_the_smallest_foreground_value(case):
+    # small maps get their cutoffs for a whole batch at once: the one-map
+    # rule's value where it has one, and by bisection where the cut is
+    # further than one float32 step from the estimate; always the smallest
+    # float32 value whose normalised value reaches the threshold
     from infocam.boxes import _cutoff, _cutoffs
 
     m = _cutoff_cases()[case]
     rng = np.random.default_rng(case)
-    lo = np.concatenate([[m.min()], rng.standard_normal(20)]).astype(np.float32)
-    hi = np.concatenate([[m.max()], lo[1:] + np.abs(rng.standard_normal(20))]).astype(np.float32)
-    for th in (0.0, 1e-300, 1e-30, 0.2, 0.25, 0.5, 0.7, 0.999, 1.0):
+    lo = np.concatenate([[m.min()], rng.standard_normal(20) * 50, [-1e6, 3.0, -40.0]]).astype(np.float32)
+    hi = np.concatenate([[m.max()], lo[1:21] + np.abs(rng.standard_normal(20)), [1.0, 3.5, 0.25]]).astype(np.float32)
+    bisected = 0
+    for th in (0.0, 1e-300, 1e-30, 0.1, 0.2, 0.25, 0.5, 0.7, 0.999, 1.0):
+        t = np.float32(th)
         cut, ok = _cutoffs(lo, hi, th)
         for i in range(len(lo)):
-            want = _cutoff(lo[i], hi[i], th, np.float32(th))
-            assert bool(ok[i]) == (want is not None), (case, th, i)
+            want = _cutoff(lo[i], hi[i], th, t)
+            eligible = t > 0 and lo[i] < hi[i] and lo[i] >= -1.7e38 and hi[i] <= 1.7e38
+            assert bool(ok[i]) == eligible, (case, th, i)
             if want is not None:
                 assert float(cut[i]) == want, (case, th, i)
+            if ok[i]:
+                bisected += want is None
+                c = cut[i]
+                prev = np.nextafter(c, np.float32(-np.inf))
+                assert (c - lo[i]) / (hi[i] - lo[i]) >= t, (case, th, i)
+                assert not (prev - lo[i]) / (hi[i] - lo[i]) >= t or prev <= lo[i], (case, th, i)
+    assert bisected > 0  # the far cuts occur: a min far from 0 next to the span
 
 
 def test_box_hits_by_hand():
@@ -400,6 +412,8 @@ def test_box_hits_by_hand():
     assert box_hits(boxes, gts, 0.7500001).tolist() == [False, False, False, False]
     with pytest.raises(ValueError, match="one"):
         box_hits(boxes, gts[:2], 0.5)
+    with pytest.raises(ValueError, match=r"gts\[1\] must be a \(N, 4\) tensor"):
+        box_hits(boxes[:2], [gts[0], t([0, 0, 4, 4])], 0.5)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")

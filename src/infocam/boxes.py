@@ -367,22 +367,64 @@ def _cutoff(lo: np.float32, hi: np.float32, threshold: float, t: np.float32) -> 
 
 
 def _cutoffs(lo: np.ndarray, hi: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`_cutoff` for many maps at once: (cut, ok), float32 and bool arrays like ``lo`` and ``hi``.
+    """:func:`_cutoff` for many maps at once, and never giving up where a cutoff exists.
 
-    ``cut[i]`` is map i's cutoff where ``ok[i]``; elsewhere the map needs
-    the slow path (or is constant / non-finite: check that separately).
-    The same float32 operations as :func:`_cutoff`, element by element.
+    ``lo`` and ``hi`` are float32 arrays (each map's min and max). Returns
+    (cut, ok): where ``ok``, ``map >= cut`` is exactly the map's foreground;
+    elsewhere the map is constant or non-finite, ``threshold <= 0`` (the
+    foreground then also needs ``> 0``) or its span overflows float32: the
+    slow path. The float64 estimate and its float32 neighbours settle most
+    maps, as in :func:`_cutoff`; where the cut lies further away (a map
+    whose min is far from 0 next to its span: ``c - lo`` is then coarser
+    than ``c``, and many float32 values of ``c`` share one normalised
+    value) a bisection over the float32 values between ``lo`` and ``hi``
+    finds it: the normalised value is monotone in ``c``.
     """
     t = np.float32(threshold)
     with np.errstate(all="ignore"):
+        eligible = (t > 0) & np.isfinite(lo) & np.isfinite(hi) & (lo < hi) & (lo >= -_HALF_MAX) & (hi <= _HALF_MAX)
         c = (lo.astype(np.float64) + threshold * (hi.astype(np.float64) - lo)).astype(np.float32)
-        ok = (t > 0) & (c != 0) & (lo < c) & (c < hi) & (lo >= -_HALF_MAX) & (hi <= _HALF_MAX)
         span = hi - lo
         at_c = (c - lo) / span >= t
         below = np.nextafter(c, np.float32(-np.inf))
         above = np.nextafter(c, np.float32(np.inf))
-        ok &= np.where(at_c, ~((below - lo) / span >= t), (above - lo) / span >= t)
-    return np.where(at_c, c, above), ok
+        near = eligible & (lo < c) & (c < hi)
+        near &= np.where(at_c, ~((below - lo) / span >= t), (above - lo) / span >= t)
+        cut = np.where(at_c, c, above)
+        far = np.flatnonzero(eligible & ~near)
+        if far.size:
+            cut[far] = _bisect_cutoffs(lo[far], hi[far], t)
+    return cut, eligible
+
+
+def _f32_keys(x: np.ndarray) -> np.ndarray:
+    """float32 -> int64 keys in the same order (-0.0 and +0.0 both 0)."""
+    i = x.view(np.int32).astype(np.int64)
+    return np.where(i < 0, -(i & 0x7FFFFFFF), i)
+
+
+def _f32_of_keys(k: np.ndarray) -> np.ndarray:
+    """The inverse of :func:`_f32_keys` (key 0 -> +0.0)."""
+    return np.where(k < 0, (-k) | 0x80000000, k).astype(np.uint32).view(np.float32)
+
+
+def _bisect_cutoffs(lo: np.ndarray, hi: np.ndarray, t: np.float32) -> np.ndarray:
+    """The smallest float32 ``c`` in ``(lo, hi]`` with ``(c - lo) / (hi - lo) >= t`` in float32, per map.
+
+    Needs finite ``lo < hi`` whose span does not overflow and ``0 < t <= 1``:
+    then the test fails at ``lo`` (0 < t) and holds at ``hi`` (1 >= t), and
+    halving the interval of float32 keys takes at most 32 steps.
+    """
+    span = hi - lo
+    a, b = _f32_keys(lo), _f32_keys(hi)  # the test fails at a, holds at b
+    while True:
+        gap = b - a
+        if not (gap > 1).any():
+            return _f32_of_keys(b)
+        mid = a + gap // 2
+        passes = (_f32_of_keys(mid) - lo) / span >= t
+        b = np.where(passes, mid, b)
+        a = np.where(passes, a, mid)
 
 
 def _foreground(m: np.ndarray, threshold: float, t: np.float32) -> np.ndarray | None:
@@ -399,6 +441,9 @@ def _foreground_of(m: np.ndarray, lo: np.float32, hi: np.float32, threshold: flo
     if not (math.isfinite(flo) and math.isfinite(fhi)) or fhi <= flo:
         return None  # constant or non-finite: normalize_maps makes it all zeros
     c = _cutoff(lo, hi, threshold, t)
+    if c is None:  # the cut is further than one float32 step from the estimate: bisection
+        cut, ok = _cutoffs(np.array([lo], np.float32), np.array([hi], np.float32), threshold)
+        c = cut[0] if ok[0] else None
     if c is not None:
         return (m >= c).view(np.uint8)
     norm = _normalised(m, lo, hi)
@@ -504,11 +549,19 @@ def box_hits(boxes: Tensor, gts: Sequence[Tensor], iou: float) -> Tensor:
     boxes = _check_boxes(boxes, "boxes")
     if len(gts) != boxes.shape[0]:
         raise ValueError(f"gts must hold one (N, 4) tensor per box ({boxes.shape[0]}); got {len(gts)}")
+    for i, g in enumerate(gts):
+        if not isinstance(g, Tensor) or g.dim() != 2 or g.shape[1] != 4:
+            shape = tuple(g.shape) if isinstance(g, Tensor) else type(g).__name__
+            raise ValueError(f"gts[{i}] must be a (N, 4) tensor of boxes; got {shape}")
     counts = torch.tensor([g.shape[0] for g in gts], dtype=torch.long)
     hit = torch.zeros(len(gts), dtype=torch.bool)
     if int(counts.sum()) == 0:
         return hit
     owner = torch.repeat_interleave(torch.arange(len(gts)), counts)
-    pairs = torch.cat([g.reshape(-1, 4) for g in gts]).detach().cpu().double()
+    try:
+        pairs = torch.cat(list(gts))
+    except RuntimeError:  # on different devices
+        pairs = torch.cat([g.detach().cpu() for g in gts])
+    pairs = pairs.detach().cpu().double()
     reached = box_iou_pairwise(boxes.detach().cpu().double()[owner], pairs) >= iou
     return hit.index_put_((owner[reached],), torch.tensor(True))

@@ -330,8 +330,14 @@ class WSOLMeter:
         return out
 
 
+class CheckedBoxes(list):
+    """What :func:`check_gt_boxes` returns: checking it again is free (evaluate checks a batch once for every meter)."""
+
+
 def check_gt_boxes(gt_boxes: Sequence[Tensor] | Tensor, batch: int) -> list[Tensor]:
     """B float64 CPU tensors (N_i, 4), checked; a list of such tensors passes through without a copy."""
+    if isinstance(gt_boxes, CheckedBoxes) and len(gt_boxes) == batch:
+        return gt_boxes
     if isinstance(gt_boxes, Tensor):
         if gt_boxes.dim() != 3 or gt_boxes.shape[-1] != 4:
             raise ValueError(f"gt_boxes as a tensor must be (B, N, 4); got {tuple(gt_boxes.shape)}")
@@ -354,4 +360,4 @@ def check_gt_boxes(gt_boxes: Sequence[Tensor] | Tensor, batch: int) -> list[Tens
     if out and not bool(torch.isfinite(torch.cat(out)).all()):  # one check for the batch
         bad = next(i for i, g in enumerate(out) if not bool(torch.isfinite(g).all()))
         raise ValueError(f"gt_boxes[{bad}] must be finite")
-    return out
+    return CheckedBoxes(out)
