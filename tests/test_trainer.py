@@ -143,6 +143,24 @@ def test_fit_writes_the_run_and_keeps_the_best(tmp_path: Path, capsys: pytest.Ca
     assert log[-1]["val_top1"] == hits / 32 * 100
 
 
+def test_val_every_validates_every_nth_epoch_and_the_last(tmp_path: Path) -> None:
+    result = fit(tiny_cfg("train.epochs=5", "train.val_every=2"), tmp_path / "run", progress=False)
+    log = rows(tmp_path / "run")
+    assert [r["epoch"] for r in log] == [1, 2, 3, 4, 5]
+    validated = [r["epoch"] for r in log if "val_top1" in r]
+    assert validated == [2, 4, 5]  # every 2nd, and the last
+    assert all(r["score"] is None and not r["best"] and "val_loss" not in r for r in log if r["epoch"] in (1, 3))
+    scores = {r["epoch"]: r["val_top1"] for r in log if "val_top1" in r}
+    assert result.best_epoch == max(scores, key=lambda e: (scores[e], -e))
+    assert read_checkpoint(tmp_path / "run" / "best.pt")["epoch"] == result.best_epoch
+    # the same training as validating every epoch: validation draws no random number
+    every = fit(tiny_cfg("train.epochs=5"), tmp_path / "every", progress=False)
+    assert same_state(every.model.state_dict(), result.model.state_dict())
+    for bad in ("0", "-1", "1.5"):
+        with pytest.raises(InputError, match=r"train\.val_every"):
+            fit(tiny_cfg("train.epochs=1", f"train.val_every={bad}"), tmp_path / f"bad{bad}", progress=False)
+
+
 def test_resume_after_epoch_1_equals_an_uninterrupted_run(tmp_path: Path) -> None:
     fit(tiny_cfg("train.epochs=2"), tmp_path / "straight", progress=False)
     fit(tiny_cfg("train.epochs=1"), tmp_path / "split", progress=False)

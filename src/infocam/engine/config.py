@@ -109,6 +109,7 @@ SCHEMA: dict[str, Any] = {
         "amp": Field("str", "none", choices=("none", "bf16", "fp16"), doc="GPU only"),
         "channels_last": Field("bool|auto", "auto", doc="auto: on GPU yes, on CPU no"),
         "select_metric": Field("str", "auto", choices=SELECT_METRICS),
+        "val_every": Field("int", 1, doc="validate every N epochs and after the last; best.pt among those"),
         "grad_clip": Field("float", None, optional=True, doc="max grad L2 norm"),
         "deterministic": Field("bool|auto", "auto", doc="auto: on CPU yes, on GPU no"),
         "sync_bn": Field("bool", False, doc="SyncBatchNorm across processes"),

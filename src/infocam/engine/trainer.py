@@ -15,6 +15,10 @@ is a function of (seed, epoch). ``train.batch_size`` is the global batch: N
 processes each take ``batch_size / N``, so the optimisation is the same on
 1 or 8 GPUs.
 
+Validation runs after every ``train.val_every``-th epoch and after the
+last one; the other epochs' log rows have no ``val_*`` keys and a null
+``score``, and ``best.pt`` is the best of the validated epochs.
+
 The training step is lean: no host-device synchronisation per step (the
 loss is summed on the device; the progress bar reads it every
 ``train.log_every`` steps, and only on a terminal).
@@ -238,6 +242,9 @@ def _setup(cfg: dict[str, Any], out: Path, ctx: D.DistContext, model: nn.Module 
         if changed:
             say(f"resuming with changed settings: {'; '.join(changed)}")
     select = select_metric(cfg)
+    every = t["val_every"]
+    if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+        raise InputError(f"train.val_every must be an integer >= 1 (epochs between validations); got {every!r}")
     if model is None:
         model = build_model_from_cfg(cfg)
     loss_fn = make_loss(cfg, train_set, m)
@@ -321,10 +328,12 @@ def _train(run: _Run) -> TrainResult:
         train_s = time.perf_counter() - t0
         totals = D.all_reduce_sum(torch.stack([loss_sum.double(), seen.double()]))
         lr = min(g["lr"] for g in run.opt.param_groups)
-        val = _validate(run)
+        # every val_every-th epoch and the last; best.pt is chosen among these
+        validated = (epoch + 1) % cfg["train"]["val_every"] == 0 or epoch + 1 == epochs
+        val = _validate(run) if validated else {}
         run.sched.step()
-        score = val[f"val_{run.select}"]
-        is_best = score > run.best_score
+        score = val.get(f"val_{run.select}")
+        is_best = score is not None and score > run.best_score
         if is_best:
             run.best_score, run.best_epoch = score, epoch + 1
         images = float(totals[1])
@@ -482,8 +491,9 @@ def _checkpoint(run: _Run, epoch: int, row: Mapping[str, Any], rngs: list) -> di
 
 def _summary(row: Mapping[str, Any], select: str, best: float, best_epoch: int,
              epochs: int) -> str:
+    val = f"val {select} {row[f'val_{select}']:.2f}" if row["score"] is not None else "not validated"
     return (
         f"epoch {row['epoch']}/{epochs}  loss {row['train_loss']:.4f}  "
-        f"val {select} {row[f'val_{select}']:.2f}  (best {best:.2f} @ {best_epoch})  "
+        f"{val}  (best {best:.2f} @ {best_epoch})  "
         f"lr {row['lr']:.3g}  {row['seconds']:.1f} s  {row['images_per_s']:.0f} img/s"
     )
