@@ -440,10 +440,9 @@ def _foreground_of(m: np.ndarray, lo: np.float32, hi: np.float32, threshold: flo
     flo, fhi = float(lo), float(hi)
     if not (math.isfinite(flo) and math.isfinite(fhi)) or fhi <= flo:
         return None  # constant or non-finite: normalize_maps makes it all zeros
+    # (where the estimate misses by more than one float32 step, normalising
+    # this one map costs about what a bisection in scalar steps would)
     c = _cutoff(lo, hi, threshold, t)
-    if c is None:  # the cut is further than one float32 step from the estimate: bisection
-        cut, ok = _cutoffs(np.array([lo], np.float32), np.array([hi], np.float32), threshold)
-        c = cut[0] if ok[0] else None
     if c is not None:
         return (m >= c).view(np.uint8)
     norm = _normalised(m, lo, hi)
