@@ -4,7 +4,8 @@ The public API (stable):
 
 * :func:`cam_maps` - CAM, infoCAM and infoCAM+ maps from features and a linear head.
 * :class:`CAMExtractor` - hooks a classifier that ends in GAP + linear.
-* :func:`boxes_from_maps`, :func:`box_iou` - boxes from maps, and their IoU.
+* :func:`boxes_from_maps`, :func:`box_iou` - boxes from maps, and their IoU
+  (:func:`boxes_at_thresholds`: many thresholds at once).
 * :class:`WSOLMeter` - streaming GT-known / Top-1 / Top-5 Loc, Cls, MaxBoxAccV2, PxAP.
 * :mod:`infocam.losses` - PC-softmax and PC-sigmoid.
 """
@@ -14,7 +15,7 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from infocam import losses
-from infocam.boxes import all_component_boxes, box_iou, boxes_from_maps
+from infocam.boxes import all_component_boxes, box_iou, boxes_at_thresholds, boxes_from_maps
 from infocam.errors import InputError
 from infocam.extract import CAMExtractor, CAMResult
 from infocam.maps import METHODS, cam_maps, normalize_maps, region_sum, resize_maps
@@ -29,6 +30,7 @@ __all__ = [
     "__version__",
     "all_component_boxes",
     "box_iou",
+    "boxes_at_thresholds",
     "boxes_from_maps",
     "cam_maps",
     "losses",
