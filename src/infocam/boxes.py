@@ -262,9 +262,8 @@ def _small_map_boxes(arr: np.ndarray, ts: Sequence[float]) -> list[np.ndarray]:
     out = []
     for threshold in ts:
         t = np.float32(threshold)
-        cut, fast = _cutoffs(lo, hi, threshold)
-        fast &= valid
-        slow = np.flatnonzero(valid & ~fast)  # rare: normalised one map at a time
+        cut, fast = _cutoffs(lo, hi, threshold)  # fast implies valid
+        slow = np.flatnonzero(valid & ~fast)  # threshold 0 or a span that overflows: normalised one by one
         boxes = np.zeros((b, 4), np.int64)
         for s in range(0, b, per_chunk):
             e = min(b, s + per_chunk)
