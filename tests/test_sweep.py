@@ -113,13 +113,48 @@ def test_sweep_by_hand():
         assert not sweep(m, np.zeros((0, 4)), thr).any()
 
 
+def test_first_version_takes_the_largest_contour_area_by_hand():
+    # wsolevaluation's first MaxBoxAcc (multi_contour_eval=False): one box per
+    # threshold, of the contour of largest cv2.contourArea (polygon area
+    # through the pixel centres), not of the most pixels. A 1 x 20 line has
+    # 20 pixels and contourArea 0; a 3 x 3 block has 9 pixels and area 4.
+    m = np.zeros((8, 24), np.float32)
+    m[1, 1:21] = 1.0
+    m[4:7, 2:5] = 1.0
+    assert contour_boxes(scoremap_to_uint8(m), multi_contour=False).tolist() == [[2, 4, 5, 7]]
+    thr = [0.0, 0.5]
+    line, block = [[1, 1, 21, 2]], [[2, 4, 5, 7]]
+    for sweep in (reference_sweep, fast_sweep):
+        # the line's box (1, 1, 21, 2) against its inclusive GT (1, 1, 20, 1):
+        # IoU 20 / (42 + 20 - 20) = 0.476
+        assert sweep(m, line, thr).tolist() == [[True, False, False]] * 2
+        assert sweep(m, line, thr, multi_contour=False).tolist() == [[False, False, False]] * 2
+        # the block's box (2, 4, 5, 7) against (2, 4, 4, 6): IoU 9 / 16
+        assert sweep(m, block, thr, multi_contour=False).tolist() == [[True, True, False]] * 2
+        assert sweep(m, block, thr, iou_thresholds=(50,), multi_contour=False).tolist() == [[True]] * 2
+
+
+def test_first_version_breaks_area_ties_by_opencv_order():
+    # two 2 x 2 blocks, both of contourArea 1: max() keeps the first contour
+    # in findContours' order, which lists the lower block first; a 2 x 2
+    # block's box is 3 x 3, IoU 4 / 9 with its own GT box
+    m = np.zeros((8, 12), np.float32)
+    m[1:3, 1:3] = 1.0
+    m[5:7, 8:10] = 1.0
+    for sweep in (reference_sweep, fast_sweep):
+        assert not sweep(m, [[1, 1, 3, 3]], [0.5], multi_contour=False).any()
+        assert sweep(m, [[8, 5, 10, 7]], [0.5], multi_contour=False).tolist() == [[True, False, False]]
+        assert sweep(m, [[1, 1, 3, 3]], [0.5]).tolist() == [[True, False, False]]  # V2: every contour
+
+
 def test_empty_mask_scores_the_origin_pixel():
     # a constant map has no contour at any threshold: the box (0, 0, 0, 0)
     # is the single pixel at the origin, which matches a GT box there
     m = np.zeros((5, 5), np.float32)
     for sweep in (reference_sweep, fast_sweep):
-        assert sweep(m, [[0, 0, 1, 1]], [0.0, 0.5]).all()
-        assert not sweep(m, [[1, 1, 2, 2]], [0.0, 0.5]).any()
+        for multi_contour in (True, False):
+            assert sweep(m, [[0, 0, 1, 1]], [0.0, 0.5], multi_contour=multi_contour).all()
+            assert not sweep(m, [[1, 1, 2, 2]], [0.0, 0.5], multi_contour=multi_contour).any()
 
 
 # ----------------------------------------------------------------------------

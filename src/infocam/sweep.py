@@ -163,17 +163,21 @@ def inclusive_iou(box_a: np.ndarray, box_b: np.ndarray) -> np.ndarray:
     return out
 
 
-def contour_boxes(mask: np.ndarray) -> np.ndarray:
+def contour_boxes(mask: np.ndarray, multi_contour: bool = True) -> np.ndarray:
     """Candidate boxes of one binary mask as wsolevaluation makes them (K, 4) int64.
 
-    ``boundingRect`` of every ``RETR_TREE`` contour, as inclusive boxes
-    clipped by ``min(x + w, W - 1)``; no contour gives ``[[0, 0, 0, 0]]``.
+    ``boundingRect`` of every ``RETR_TREE`` contour (``multi_contour``), or
+    of the first contour of largest ``cv2.contourArea`` only (wsolevaluation's
+    first MaxBoxAcc), as inclusive boxes clipped by ``min(x + w, W - 1)``;
+    no contour gives ``[[0, 0, 0, 0]]``.
     """
     m = np.ascontiguousarray(mask, dtype=np.uint8)
     height, width = m.shape
     contours = cv2.findContours(m, cv2.RETR_TREE, cv2.CHAIN_APPROX_SIMPLE)[0]
     if len(contours) == 0:
         return _EMPTY_BOX.copy()
+    if not multi_contour:
+        contours = [max(contours, key=cv2.contourArea)]  # the first of largest area
     rects = np.array([cv2.boundingRect(c) for c in contours], dtype=np.int64)
     x, y, w, h = rects.T
     return np.stack([x, y, np.minimum(x + w, width - 1), np.minimum(y + h, height - 1)], axis=1)
@@ -184,6 +188,7 @@ def reference_sweep(
     gt_boxes: Sequence | np.ndarray,
     thresholds: Sequence[float] | np.ndarray,
     iou_thresholds: Sequence[float] = IOU_THRESHOLDS,
+    multi_contour: bool = True,
 ) -> np.ndarray:
     """Hits of one map at every threshold, by wsolevaluation's plain loop.
 
@@ -193,6 +198,9 @@ def reference_sweep(
         gt_boxes: (G, 4) ground-truth boxes, half-open pixel edges.
         thresholds: map thresholds ``t`` in [0, 1].
         iou_thresholds: IoU levels ``d`` in percent.
+        multi_contour: True (MaxBoxAccV2): every contour's box is a
+            candidate. False (the first MaxBoxAcc, ``multi_contour_eval=False``):
+            only the box of the first contour of largest ``cv2.contourArea``.
 
     Returns:
         bool array (len(thresholds), len(iou_thresholds)): ``[i, j]`` is True
@@ -208,7 +216,7 @@ def reference_sweep(
         return out
     for i, t in enumerate(np.asarray(thresholds, dtype=np.float64)):
         _, mask = cv2.threshold(u8, int(t * np.max(u8)), 255, cv2.THRESH_BINARY)
-        best = inclusive_iou(contour_boxes(mask), gt).max()
+        best = inclusive_iou(contour_boxes(mask, multi_contour), gt).max()
         out[i] = best >= d / 100
     return out
 
@@ -546,6 +554,7 @@ def fast_sweep(
     gt_boxes: Sequence | np.ndarray,
     thresholds: Sequence[float] | np.ndarray,
     iou_thresholds: Sequence[float] = IOU_THRESHOLDS,
+    multi_contour: bool = True,
 ) -> np.ndarray:
     """Same arguments and identical output as :func:`reference_sweep`, much faster.
 
@@ -563,7 +572,11 @@ def fast_sweep(
     if gt.shape[0] == 0:
         return out
     uniq, inverse = np.unique(levels, return_inverse=True)
-    lev, boxes = _candidate_boxes(u8, uniq, _fine(arr))
+    if multi_contour:
+        lev, boxes = _candidate_boxes(u8, uniq, _fine(arr))
+    else:
+        lev = np.arange(uniq.size)
+        boxes = np.concatenate([contour_boxes((u8 > lv).view(np.uint8), False) for lv in uniq.tolist()])
     best = np.full(uniq.size, -np.inf)
     np.maximum.at(best, lev, inclusive_iou(boxes, gt).max(axis=1))
     return best[inverse.ravel()][:, None] >= d[None, :] / 100
