@@ -72,7 +72,7 @@ def test_wsol_split_must_exist(tmp_path):
         build_dataset(cfg, "val", train=False)
     with pytest.raises(InputError, match="key 'metadata_root'") as info:
         build_dataset({**cfg, "metadata_root": str(tmp_path / "metadata")}, "test", train=False)
-    assert "sub-folders TOY do" in str(info.value)
+    assert "add dataset_name TOY" in str(info.value)
 
 
 def test_wsol_num_classes_override(tmp_path):

@@ -58,6 +58,9 @@ class CheckReport:
     warnings: list[Problem] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     images_checked: bool = True
+    #: boxes that reach the image's right or bottom edge, and those of them one pixel past it
+    edge_boxes: int = field(default=0, repr=False)
+    overshoots: list[Problem] = field(default_factory=list, repr=False)
 
     @property
     def ok(self) -> bool:
@@ -167,6 +170,7 @@ def check_dataset(
         notes=list(ann.notes),
     )
     _check_records(ann.records, report, decode, progress, has_masks=ann.has_masks)
+    _report_overshoots(report, inclusive_corners=False)
     report.sort()
     return report
 
@@ -175,7 +179,7 @@ def _check_wsol(meta_root: Path, images: str | Path | None, dataset_name: str | 
     meta = metadata_dir(meta_root, dataset_name)
     splits = list_splits(meta)
     if not splits:
-        raise InputError(f"ROOT: {no_splits_message(meta)}")
+        raise InputError(f"ROOT: {no_splits_message(meta, root_flag='ROOT', name_flag='--dataset-name')}")
     image_root = Path(images) if images is not None else Path("<images>")
     report = CheckReport(format="wsol", root=str(meta), num_classes=0, class_names=[], splits={})
     first_seen: dict[str, str] = {}
@@ -198,6 +202,7 @@ def _check_wsol(meta_root: Path, images: str | Path | None, dataset_name: str | 
                 if rec.size is not None:
                     for box, source in zip(rec.boxes, rec.box_sources):
                         _check_box(box, source, rec.size, report)
+    _report_overshoots(report, inclusive_corners=True)
     if images is None:
         report.images_checked = False
         report.notes.append("images not checked: pass --images DIR (the folder the metadata paths are relative to)")
@@ -214,8 +219,55 @@ def _check_box(box: tuple, source: str, size: tuple[int, int], report: CheckRepo
     why = box_problem(box, size)
     if why:
         report.problems.append(Problem(file, line, why))
-    elif box_overshoots(box, size):
-        report.warnings.append(Problem(file, line, f"box {fmt_box(box)} reaches past the {size[0]}x{size[1]} image by at most 1 px (clamped)"))
+        return
+    report.edge_boxes += box[2] >= size[0] or box[3] >= size[1]
+    if box_overshoots(box, size):
+        report.overshoots.append(
+            Problem(file, line, f"box {fmt_box(box)} reaches past the {size[0]}x{size[1]} image by at most 1 px (clamped)")
+        )
+
+
+def _line_as_written(file: str, line: int | None) -> str:
+    """Line ``line`` of ``file`` as it stands in the file (empty when unreadable)."""
+    if line is None:
+        return ""
+    try:
+        with open(file, encoding="utf-8") as f:
+            for i, text in enumerate(f, 1):
+                if i == line:
+                    return text.rstrip("\r\n")
+    except (OSError, UnicodeDecodeError):
+        pass
+    return ""
+
+
+def _report_overshoots(report: CheckReport, *, inclusive_corners: bool) -> None:
+    """Boxes one pixel past the border: one warning each, or (inclusive-corner metadata) one in all.
+
+    In wsolevaluation metadata the corners are inclusive (``x1 = x + w - 1``):
+    a box written as ``x + w`` (half-open) that ends at the image's edge reads
+    as one pixel past it. When most edge boxes do that, the file was very
+    likely written half-open; one warning says so, quoting the first such line.
+    """
+    items, report.overshoots = report.overshoots, []
+    if not items:
+        return
+    if not inclusive_corners or len(items) == 1:
+        report.warnings.extend(items)
+        return
+    first = items[0]
+    quoted = _line_as_written(first.file, first.line)
+    share = f"{len(items)} of the {report.edge_boxes} boxes that reach the right or bottom edge"
+    why = (
+        "the corners here are inclusive (x1 = x + w - 1), so these look like half-open boxes (x + w) "
+        "written where inclusive ones are expected; they are clamped to the image"
+        if 2 * len(items) > report.edge_boxes
+        else "they are clamped to the image"
+    )
+    report.warnings.append(Problem(
+        first.file, first.line,
+        f"{share} end one pixel past it (first: {quoted!r}): {why}",
+    ))
 
 
 def _check_records(records: list[Record], report: CheckReport, decode: bool, progress: bool, *, has_masks: bool) -> None:

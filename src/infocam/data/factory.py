@@ -1,22 +1,8 @@
 """``build_dataset(cfg, split, train)``: the one way the trainer and evaluator get data.
 
-The ``cfg`` mapping (a config file's ``data:`` section) takes these keys:
-
-===============  ======================  ==============================================
-key              type                    meaning
-===============  ======================  ==============================================
-``format``       str                     ``cub`` | ``tiny-imagenet`` | ``wsol`` | ``csv``
-``root``         path                    dataset folder (see below)
-``image_size``   int                     network input side (224; Tiny-ImageNet 64)
-``resize_size``  int                     resize before cropping (256; Tiny-ImageNet 64)
-``crop``         bool                    crop (True; Tiny-ImageNet False = resize only)
-``normalize``    bool                    ImageNet mean/std normalisation (True)
-``metadata_root`` path                   wsol only: the metadata folder (required)
-``dataset_name`` str                     wsol only: sub-folder of ``metadata_root``
-``mask_root``    path                    wsol only: where mask paths point (``root``)
-``num_classes``  int                     wsol only: override the inferred class count
-``csv``          path                    csv only: the CSV (``<root>/annotations.csv``)
-===============  ======================  ==============================================
+The ``cfg`` mapping (a config file's ``data:`` section) takes the keys of
+:data:`DATA_KEYS` (listed with their meaning in docs/training.md, which
+:func:`data_keys_markdown` writes).
 
 ``root`` is ``CUB_200_2011/`` for cub, ``tiny-imagenet-200/`` for
 tiny-imagenet (the folder above either also works), the image root the
@@ -31,8 +17,10 @@ For wsol the split names the metadata sub-folder (``train``, ``val``,
 
 from __future__ import annotations
 
+import difflib
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from infocam.data.csv_format import DEFAULT_CSV_NAME, read_csv_annotations
@@ -48,19 +36,45 @@ from infocam.errors import InputError
 FORMATS: tuple[str, ...] = ("cub", "tiny-imagenet", "wsol", "csv")
 
 _PATH = (str, os.PathLike)
-_COMMON_KEYS: dict[str, tuple[type, ...]] = {
-    "format": (str,),
-    "root": _PATH,
-    "image_size": (int,),
-    "resize_size": (int,),
-    "crop": (bool,),
-    "normalize": (bool,),
+
+
+@dataclass(frozen=True)
+class DataKey:
+    """One key of a ``data:`` section: its types, the formats that take it, and what it means."""
+
+    types: tuple[type, ...]
+    formats: tuple[str, ...] | None  # None: every format
+    doc: str
+
+
+#: Every ``data:`` key of the file formats, in the order docs/training.md lists them
+#: (:func:`data_keys_markdown` writes that list; a test keeps the two in step).
+DATA_KEYS: dict[str, DataKey] = {
+    "format": DataKey((str,), None, "cub, tiny-imagenet, wsol or csv"),
+    "root": DataKey(
+        _PATH, None,
+        "cub: CUB_200_2011/; tiny-imagenet: tiny-imagenet-200/ (the folder above either works too); "
+        "wsol: the image root the metadata paths are relative to; csv: the image folder",
+    ),
+    "image_size": DataKey((int,), None, "network input side (224; tiny-imagenet 64)"),
+    "resize_size": DataKey((int,), None, "resize to this side before cropping (256; tiny-imagenet 64)"),
+    "crop": DataKey((bool,), None, "random crop for training, centre crop for testing (true; tiny-imagenet false)"),
+    "normalize": DataKey((bool,), None, "ImageNet mean/std normalisation (true)"),
+    "metadata_root": DataKey(
+        _PATH, ("wsol",), "required: the metadata folder, holding one folder per split (train/, val/, test/)"
+    ),
+    "dataset_name": DataKey(
+        (str,), ("wsol",), "sub-folder of metadata_root holding the split folders (e.g. CUB), when there is one"
+    ),
+    "mask_root": DataKey(_PATH, ("wsol",), "where the mask paths of localization.txt point (default: root)"),
+    "num_classes": DataKey(
+        (int,), ("wsol",), "override the class count (default: class_names.txt, else the largest label + 1)"
+    ),
+    "csv": DataKey(_PATH, ("csv",), "the annotation CSV (default: <root>/annotations.csv)"),
 }
+_COMMON_KEYS: dict[str, tuple[type, ...]] = {k: d.types for k, d in DATA_KEYS.items() if d.formats is None}
 _FORMAT_KEYS: dict[str, dict[str, tuple[type, ...]]] = {
-    "cub": {},
-    "tiny-imagenet": {},
-    "wsol": {"metadata_root": _PATH, "dataset_name": (str,), "mask_root": _PATH, "num_classes": (int,)},
-    "csv": {"csv": _PATH},
+    f: {k: d.types for k, d in DATA_KEYS.items() if d.formats is not None and f in d.formats} for f in FORMATS
 }
 _DEFAULTS: dict[str, dict] = {
     "cub": {"image_size": 224, "resize_size": 256, "crop": True},
@@ -84,10 +98,9 @@ def validate_config(cfg: Mapping) -> dict:
     fmt = fmt.lower()
     allowed = {**_COMMON_KEYS, **_FORMAT_KEYS[fmt]}
     for key, value in cfg.items():
-        if key not in allowed:
-            others = [f for f, keys in _FORMAT_KEYS.items() if key in keys]
-            hint = f" (only for format {others[0]})" if others else f" (known keys: {', '.join(sorted(allowed))})"
-            raise InputError(f"dataset config: unknown key {key!r}{hint}")
+        why = data_key_problem(key, fmt)
+        if why:
+            raise InputError(f"dataset config: {why}")
         types = allowed[key]
         ok = isinstance(value, types) and not (bool not in types and isinstance(value, bool))
         if not ok:
@@ -106,6 +119,35 @@ def validate_config(cfg: Mapping) -> dict:
             f"dataset config: key 'resize_size' ({out['resize_size']}) must be at least image_size ({out['image_size']}) when crop is true"
         )
     return out
+
+
+def data_key_problem(key: str, fmt: str | None = None, extra: Iterable[str] = ()) -> str | None:
+    """Why ``key`` is not a data key (of format ``fmt`` when given), or None when it is.
+
+    ``extra`` adds keys known elsewhere (the generated ``synthetic`` format's).
+    The message suggests the closest known key (``did you mean``).
+    """
+    extra = tuple(extra)
+    if key in DATA_KEYS and (fmt is None or key in _COMMON_KEYS or key in _FORMAT_KEYS.get(fmt, {})):
+        return None
+    if fmt is None and key in extra:
+        return None
+    if key in DATA_KEYS:
+        owners = ", ".join(DATA_KEYS[key].formats or ())
+        return f"unknown key {key!r} (only for format {owners}), not for format {fmt}"
+    known = sorted({*DATA_KEYS, *extra} if fmt is None else {*_COMMON_KEYS, *_FORMAT_KEYS.get(fmt, {})})
+    close = difflib.get_close_matches(key, known, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return f"unknown key {key!r}{hint} (known keys: {', '.join(known)})"
+
+
+def data_keys_markdown() -> str:
+    """The ``data:`` keys of every file format as a markdown table (docs/training.md holds this text)."""
+    lines = ["| key | formats | type | meaning |", "|---|---|---|---|"]
+    for key, d in DATA_KEYS.items():
+        kinds = "path" if d.types == _PATH else " or ".join(t.__name__ for t in d.types)
+        lines.append(f"| `{key}` | {', '.join(d.formats) if d.formats else 'all'} | {kinds} | {d.doc} |")
+    return "\n".join(lines) + "\n"
 
 
 def resolve_root(fmt: str, root: str | Path) -> Path:

@@ -53,14 +53,30 @@ def list_splits(meta_dir: str | Path) -> list[str]:
     return sorted(p.name for p in meta_dir.iterdir() if (p / "image_ids.txt").is_file())
 
 
-def no_splits_message(meta_dir: str | Path) -> str:
-    """Why ``meta_dir`` holds no split, with a ``dataset_name`` hint when a sub-folder does."""
+def no_splits_message(meta_dir: str | Path, *, root_flag: str = "metadata_root",
+                      name_flag: str = "dataset_name") -> str:
+    """Why ``meta_dir`` holds no split, pointing at the folder below that does.
+
+    The split folders may sit one level down (``meta_dir/CUB/train``: a
+    dataset name is needed, named by ``name_flag``) or the folder may be the
+    one above the metadata (``meta_dir/metadata/train``: ``root_flag`` should
+    name ``meta_dir/metadata``), or both (``meta_dir/metadata/CUB/train``).
+    """
     meta_dir = Path(meta_dir)
     if not meta_dir.is_dir():
         return f"{meta_dir} is not a folder"
-    names = sorted(p.name for p in meta_dir.iterdir() if p.is_dir() and list_splits(p))
-    hint = f" (its sub-folders {', '.join(names)} do: give the dataset name)" if names else ""
-    return f"no split folder with image_ids.txt under {meta_dir}{hint}"
+    base = f"no split folder (train/, val/, test/ with image_ids.txt) in {meta_dir}"
+    children = sorted(p for p in meta_dir.iterdir() if p.is_dir())
+    names = [p.name for p in children if list_splits(p)]
+    if names:
+        if len(names) > 1:
+            return f"{base}; its sub-folders {', '.join(names)} hold split folders: add {name_flag} with one of them"
+        return f"{base}; the split folders are in {meta_dir / names[0]}: give {root_flag} {meta_dir / names[0]}, or add {name_flag} {names[0]}"
+    for child in children:
+        inner = sorted(p.name for p in child.iterdir() if p.is_dir() and list_splits(p))
+        if inner:
+            return f"{base}; the metadata is in {child}: give {root_flag} {child} with {name_flag} {inner[0]}"
+    return base
 
 
 def read_class_names(meta_dir: Path) -> list[str] | None:

@@ -212,6 +212,16 @@ def _unknown(key: str, known: Iterable[str], loc: str) -> InputError:
     return InputError(f"{loc}: unknown key '{key}'{hint} (known: {', '.join(known)})")
 
 
+def _check_data_key(key: str, loc: str) -> None:
+    """A ``data:`` key no dataset format takes is a typo: name it where it was written."""
+    from infocam.data.factory import data_key_problem  # torch: only when a config is read
+    from infocam.engine.synthetic import SYNTHETIC_KEYS
+
+    why = data_key_problem(key, extra=SYNTHETIC_KEYS)
+    if why:
+        raise InputError(f"{loc}: data: {why}")
+
+
 def _set(cfg: dict, path: tuple[str, ...], value: Any, loc: str) -> None:
     """Validate and store one setting ``path`` (1 or 2 parts) into ``cfg``."""
     dotted = ".".join(path)
@@ -231,6 +241,8 @@ def _set(cfg: dict, path: tuple[str, ...], value: Any, loc: str) -> None:
         if field is None:
             if path[0] not in OPEN_SECTIONS:
                 raise _unknown(dotted, spec, loc)
+            if path[0] == "data":
+                _check_data_key(path[1], loc)
             cfg[path[0]][path[1]] = _plain(value)
             return
     else:
@@ -326,8 +338,27 @@ def load_config(path: str | Path, overrides: Iterable[str] = ()) -> dict:
     if not isinstance(raw, Mapping):
         raise InputError(f"{path}: a config must be a mapping of sections, got {type(raw).__name__}")
     cfg = default_config()
-    _merge_mapping(cfg, raw, str(path), _key_lines(text))
-    return apply_overrides(cfg, overrides)
+    lines = _key_lines(text)
+    _merge_mapping(cfg, raw, str(path), lines)
+    overrides = list(overrides)
+    apply_overrides(cfg, overrides)
+    _check_data_keys_of_format(cfg["data"], path, lines, overrides)
+    return cfg
+
+
+def _check_data_keys_of_format(data: Mapping, path: Path, lines: Mapping, overrides: list[str]) -> None:
+    """A key of another format (``metadata_root`` with ``format: cub``), named where it was written."""
+    from infocam.data.factory import FORMATS, data_key_problem
+
+    fmt = data.get("format")
+    if fmt not in FORMATS:
+        return  # synthetic, or no format yet: the dataset builder checks
+    for key, value in data.items():
+        why = None if value is None else data_key_problem(key, fmt)
+        if why:
+            given = [o for o in overrides if o.partition("=")[0].strip() == f"data.{key}"]
+            loc = f"--set {given[-1]}" if given else where(path, lines.get(("data", key)))
+            raise InputError(f"{loc}: data: {why}")
 
 
 class _Dumper(yaml.SafeDumper):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
@@ -156,7 +157,9 @@ def evaluate(
     except TypeError:  # an iterable without a length
         total = None
     batches = iter(loader)
-    bar = tqdm(batches, total=total, desc="evaluate", unit="batch", disable=not progress, leave=False)
+    # a bar only on a terminal: no carriage-return noise in logs
+    bar = tqdm(batches, total=total, desc="evaluate", unit="batch", disable=None if progress else True,
+               leave=False, file=sys.stderr)
     with workers_stopped_on_error(batches):
         for batch in bar:
             images = batch["image"].to(device, non_blocking=True)
@@ -219,6 +222,34 @@ def evaluate(
     return out
 
 
+def data_config_for(
+    saved: dict, data_root: str | None, data_format: str | None, checkpoint: str
+) -> tuple[dict, str | None]:
+    """The data config to evaluate on: the checkpoint's, with ``--data`` / ``--format`` applied.
+
+    A ``--format`` other than the checkpoint's keeps only the keys every
+    format takes (the image size and such) and needs ``--data``; the second
+    value then says so, to prefix the errors of the new format's keys.
+    """
+    from infocam.data.factory import DATA_KEYS
+
+    data_cfg = dict(saved)
+    switched = None
+    saved_fmt = data_cfg.get("format")
+    if data_format is not None and saved_fmt and str(saved_fmt).lower() != data_format.lower():
+        switched = f"--format {data_format} does not match the checkpoint's data (format {saved_fmt})"
+        if data_root is None:
+            raise InputError(f"{switched}: pass --data ROOT of the {data_format} data set as well")
+        data_cfg = {k: v for k, v in data_cfg.items() if k in DATA_KEYS and DATA_KEYS[k].formats is None}
+    if data_root is not None:
+        data_cfg["root"] = data_root
+    if data_format is not None:
+        data_cfg["format"] = data_format
+    if not data_cfg.get("format") or not data_cfg.get("root"):
+        raise InputError(f"{checkpoint}: its config names no dataset; pass --data ROOT and --format")
+    return data_cfg, switched
+
+
 def evaluate_checkpoint(
     checkpoint: str,
     *,
@@ -265,16 +296,13 @@ def evaluate_checkpoint(
     ctx = D.init_distributed(device)
     try:
         model, cfg, _meta = load_checkpoint(checkpoint, ctx.device)
-        data_cfg = dict(cfg.get("data") or {})
-        if data_root is not None:
-            data_cfg["root"] = data_root
-        if data_format is not None:
-            data_cfg["format"] = data_format
-        if not data_cfg.get("format") or not data_cfg.get("root"):
-            raise InputError(
-                f"{checkpoint}: its config names no dataset; pass --data ROOT and --format"
-            )
-        dataset = build_dataset(data_cfg, split, train=False)
+        data_cfg, switched = data_config_for(cfg.get("data") or {}, data_root, data_format, checkpoint)
+        try:
+            dataset = build_dataset(data_cfg, split, train=False)
+        except InputError as exc:
+            if not switched:
+                raise
+            raise InputError(f"{switched}: {exc}") from None
         m = cfg.get("model", {}).get("num_classes")
         if m is not None and getattr(dataset, "num_classes", m) > m:
             raise InputError(

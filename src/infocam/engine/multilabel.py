@@ -13,6 +13,7 @@ maps) gives a box (largest component at a threshold) and a peak.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Sequence
 
 import torch
@@ -37,7 +38,8 @@ def multilabel_classification(model: nn.Module, loader: Iterable[dict], *, progr
     was_training = model.training
     model.eval()
     try:
-        for batch in tqdm(loader, desc="classify", unit="batch", disable=not progress, leave=False):
+        for batch in tqdm(loader, desc="classify", unit="batch", disable=None if progress else True,
+                          leave=False, file=sys.stderr):
             y = batch["label"].bool()
             pred = model(batch["image"]) > 0
             if tp is None:
@@ -89,7 +91,8 @@ def multilabel_localisation(
     hits = {name: torch.zeros(len(thresholds)) for *_, name in names}
     peaks = dict.fromkeys((name for *_, name in names), 0)
     trials = 0
-    for batch in tqdm(loader, desc="localise", unit="batch", disable=not progress, leave=False):
+    for batch in tqdm(loader, desc="localise", unit="batch", disable=None if progress else True,
+                          leave=False, file=sys.stderr):
         images = batch["image"]
         res = ex(images, methods=())
         img_idx, labels, gts, slots = [], [], [], []

@@ -19,27 +19,23 @@ from typing import Any
 from infocam.engine.checkpoint import atomic_write
 from infocam.errors import InputError
 
-__all__ = ["RUN_FILES", "append_log", "prepare_run_dir", "read_log", "write_log"]
+__all__ = ["RUN_FILES", "append_log", "check_run_dir", "create_run_dir", "prepare_run_dir", "read_log", "write_log"]
 
 RUN_FILES = ("config.yaml", "metrics.jsonl", "last.pt", "best.pt")
 
 
-def prepare_run_dir(out: Path, resume: bool, overwrite: bool) -> Path | None:
-    """Check and prepare ``out``; returns the checkpoint to resume from, if any.
+def check_run_dir(out: Path, resume: bool, overwrite: bool) -> Path | None:
+    """Check ``out`` without writing anything; returns the checkpoint to resume from, if any.
 
     A directory holding a previous run (any of :data:`RUN_FILES`) is refused
     unless ``resume`` (continue from ``last.pt``; a run that finished no epoch
-    starts over) or ``overwrite`` (those files are deleted; other files stay).
-    Temporary files of writes that a crash interrupted are removed.
+    starts over) or ``overwrite`` (:func:`create_run_dir` deletes those files;
+    other files stay).
     """
     if resume and overwrite:
         raise InputError("--resume and --overwrite: give one of them, not both")
     if out.exists() and not out.is_dir():
         raise InputError(f"{out}: exists and is not a directory")
-    if out.is_dir():
-        for tmp in out.glob(".*.tmp"):
-            if any(tmp.name.startswith(f".{n}.") for n in RUN_FILES):
-                tmp.unlink(missing_ok=True)
     found = [n for n in RUN_FILES if (out / n).exists()]
     if resume:
         if (out / "last.pt").is_file():
@@ -52,10 +48,30 @@ def prepare_run_dir(out: Path, resume: bool, overwrite: bool) -> Path | None:
             f"{out}: holds a previous run ({', '.join(found)}); pass --resume to continue "
             "it or --overwrite to replace it"
         )
-    for n in found:
-        (out / n).unlink()
-    out.mkdir(parents=True, exist_ok=True)
     return None
+
+
+def create_run_dir(out: Path, resume: bool) -> None:
+    """Make ``out`` ready once the run's config and data are known to be good.
+
+    Removes temporary files of writes that a crash interrupted and, unless
+    ``resume``, the files of a previous run (:func:`check_run_dir` allowed it).
+    """
+    if out.is_dir():
+        for tmp in out.glob(".*.tmp"):
+            if any(tmp.name.startswith(f".{n}.") for n in RUN_FILES):
+                tmp.unlink(missing_ok=True)
+        if not resume:
+            for n in RUN_FILES:
+                (out / n).unlink(missing_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
+
+
+def prepare_run_dir(out: Path, resume: bool, overwrite: bool) -> Path | None:
+    """:func:`check_run_dir`, then :func:`create_run_dir` at once."""
+    ckpt = check_run_dir(out, resume, overwrite)
+    create_run_dir(out, resume)
+    return ckpt
 
 
 def read_log(path: Path, upto_epoch: int) -> list[dict[str, Any]]:

@@ -64,7 +64,7 @@ from infocam.engine.checkpoint import (
     read_checkpoint,
 )
 from infocam.engine.config import MULTI_LABEL_LOSSES, config_diff, resolve_config, save_config
-from infocam.engine.rundir import append_log, prepare_run_dir, read_log, write_log
+from infocam.engine.rundir import append_log, check_run_dir, create_run_dir, read_log, write_log
 from infocam.engine.seed import (
     derive_seed,
     draw_seed,
@@ -222,7 +222,8 @@ def _setup(cfg: dict[str, Any], out: Path, ctx: D.DistContext, model: nn.Module 
         if progress and ctx.is_main:
             tqdm.write(msg, file=sys.stderr)
 
-    ckpt_path = _on_main(ctx, lambda: prepare_run_dir(out, resume, overwrite))
+    # nothing is written until the config, the data and the model are known to be good
+    ckpt_path = _on_main(ctx, lambda: check_run_dir(out, resume, overwrite))
     ckpt = read_checkpoint(ckpt_path) if ckpt_path is not None else None
     if ckpt is not None and cfg["seed"] is None:
         cfg["seed"] = ckpt["cfg"]["seed"]
@@ -296,6 +297,7 @@ def _setup(cfg: dict[str, Any], out: Path, ctx: D.DistContext, model: nn.Module 
         say=say, progress=progress, start=start, best_score=best_score, best_epoch=best_epoch,
     )
 
+    _on_main(ctx, lambda: create_run_dir(out, resume))
     if ctx.is_main:
         save_config(cfg, out / "config.yaml")
         log = out / "metrics.jsonl"

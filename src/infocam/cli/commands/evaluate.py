@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from infocam.cli.commands import SPLIT_HELP
+
 NAME = "evaluate"
 ORDER = 20
 HELP = "evaluate a checkpoint: GT-known/Top-1/Top-5 Loc, Cls, MaxBoxAccV2 for CAM, infoCAM, infoCAM+"
@@ -26,7 +28,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint", required=True, help="a best.pt / last.pt written by infocam train")
     p.add_argument("--data", metavar="ROOT", help="dataset root (default: the root in the checkpoint's config)")
     p.add_argument("--format", choices=["cub", "tiny-imagenet", "wsol", "csv"], help="dataset format (default: from the checkpoint)")
-    p.add_argument("--split", default="test", help="split to evaluate: test (odd half), val (even half), all_test, train [test]")
+    p.add_argument("--split", default="test", help=SPLIT_HELP)
     p.add_argument("--methods", default="cam,infocam,infocam+", help="comma-separated methods [cam,infocam,infocam+]")
     p.add_argument("--region", type=int, default=None, help="region R for infoCAM/infoCAM+ (default: the config's evaluate.region, else 1)")
     p.add_argument("--region-padding", choices=["same", "full"], default="same", help="'full' reproduces the reference code's map alignment [same]")

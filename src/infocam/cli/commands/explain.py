@@ -26,6 +26,9 @@ Resize convention: the image is resized (no crop, aspect not kept) to
 as (x0 W/S, y0 H/S, x1 W/S, y1 H/S). `cam` is the paper's CAM (R = 1);
 infocam and infocam+ use --region R (suffix _rN fixes R per method).
 
+--model without --weights builds the network with random weights: it runs
+(to try the command), but says loudly that its maps mean nothing.
+
 examples:
   infocam explain cat.jpg dog.png --model tv:resnet50 --weights resnet50.pth
   infocam explain photos/ --checkpoint runs/cub_resnet50/best.pt --topk 5 --out cub_explain
@@ -158,6 +161,12 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         msg = " ".join(str(exc).split())
         raise InputError(f"model {label} cannot give class activation maps: {msg}") from None
+    if args.model and not args.weights:
+        print(
+            f"WARNING: --model {args.model} without --weights has RANDOM weights: its classes and maps mean "
+            "nothing. Pass --weights FILE (a state dict or checkpoint) to explain a trained model.",
+            file=sys.stderr,
+        )
     names = settings["class_names"]
     if names is None and fc_out == 1000:
         names = imagenet_class_names()
@@ -177,6 +186,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"{path}: {top['name']} ({top['score']:.3f}) -> {out_dir / figure}")
     atomic_write_json(out_dir / "explain.json", {
         "model": label,
+        "weights": args.weights if args.model else args.checkpoint,
+        "random_weights": bool(args.model and not args.weights),
         "num_classes": fc_out,
         "input_size": size,
         "resize": "resize to input_size x input_size (bilinear, no crop); box = input box * (W/S, H/S)",

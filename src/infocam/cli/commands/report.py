@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from infocam.cli.commands import SPLIT_HELP
+
 NAME = "report"
 ORDER = 45
 HELP = "one self-contained HTML page: a run's metric tables and a sortable CAM / infoCAM gallery"
@@ -35,7 +37,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", metavar="FILE", help="HTML file [RUN_DIR/report.html]")
     p.add_argument("--data", metavar="ROOT", help="dataset root for the gallery (default: the checkpoint's)")
     p.add_argument("--format", choices=["cub", "tiny-imagenet", "wsol", "csv"], help="dataset format (default: the checkpoint's)")
-    p.add_argument("--split", default="test", help="split of the gallery [test]")
+    p.add_argument("--split", default="test", help="split of the gallery; " + SPLIT_HELP)
     p.add_argument("--n", type=int, default=48, help="gallery images [48]; 0: no gallery")
     p.add_argument("--pick", choices=["spread", "gain", "extremes"], default="spread", help="how images are chosen [spread]")
     p.add_argument("--methods", default="cam,infocam", help="gallery methods; the gain is the last over the first [cam,infocam]")

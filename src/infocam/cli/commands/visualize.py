@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from infocam.cli.commands import SPLIT_HELP
+
 NAME = "visualize"
 ORDER = 30
 HELP = "paper-style figure grids: images, then CAM / infoCAM(+) overlays with GT and predicted boxes"
@@ -32,7 +34,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint", required=True, help="a best.pt / last.pt written by infocam train")
     p.add_argument("--data", metavar="ROOT", help="dataset root (default: the root in the checkpoint's config)")
     p.add_argument("--format", choices=["cub", "tiny-imagenet", "wsol", "csv"], help="dataset format (default: the checkpoint's)")
-    p.add_argument("--split", default="test", help="split: test (odd half), val (even half), all_test, train [test]")
+    p.add_argument("--split", default="test", help=SPLIT_HELP)
     p.add_argument("--methods", default="cam,infocam+", help="comma-separated methods, one row each [cam,infocam+]")
     p.add_argument("--region", type=int, default=None, help="region R of infoCAM/infoCAM+ (default: the checkpoint's)")
     p.add_argument("--threshold", type=float, default=0.2, help="box threshold on the normalised map [0.2]")
