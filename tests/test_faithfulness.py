@@ -395,3 +395,25 @@ def test_bad_input_of_the_other_metrics():
         deletion_insertion(lambda x: x.sum(), ONES, A[None], 0, steps=2)
     with pytest.raises(ValueError, match="kind must be one of"):
         reference_curve(Linear4x4(), ONES, A[None], 0, kind="both")
+
+
+def test_meter_means_over_batches_and_its_counts_round_trip():
+    from infocam.faithfulness import FaithfulnessMeter
+
+    model = small_cnn().eval()
+    images, maps, targets = batch(b=5)
+    meter = FaithfulnessMeter(steps=4)
+    meter.update(model, images[:2], maps[:2], targets[:2])
+    meter.update(model, images[2:], maps[2:], targets[2:])
+    whole = deletion_insertion(model, images, maps, targets, steps=4)
+    out = meter.compute()
+    assert out["count"] == 5
+    assert out["deletion_auc"] == pytest.approx(float(whole.deletion_auc.mean()), abs=1e-6)
+    assert out["insertion_curve"] == pytest.approx(whole.insertion.mean(0).tolist(), abs=1e-6)
+    twin = FaithfulnessMeter(steps=4)
+    twin.load_counts(meter.to_tensor() * 2)  # e.g. two ranks with the same images
+    assert twin.compute()["deletion_auc"] == pytest.approx(out["deletion_auc"]) and twin.compute()["count"] == 10
+    with pytest.raises(ValueError, match="counts must hold 15 values"):
+        twin.load_counts(torch.zeros(3))
+    with pytest.raises(ValueError, match="steps must be an integer >= 1"):
+        FaithfulnessMeter(steps=0)

@@ -47,6 +47,7 @@ __all__ = [
     "BASELINES",
     "SCORES",
     "Curves",
+    "FaithfulnessMeter",
     "baseline_images",
     "confidence_change",
     "curve_auc",
@@ -512,3 +513,73 @@ def road(
             sl = slice(start, start + batch_size)
             out[sl] = _scores(model, filled[sl], tgt[sl], score).to(images.device)
     return out.view(len(fr), b).t().contiguous()
+
+
+# ---------------------------------------------------------------------------
+# Streaming over a data set
+
+
+class FaithfulnessMeter:
+    """Deletion / insertion AUC, Average Drop and Increase in Confidence over many batches.
+
+    Each :meth:`update` scores one batch (:func:`deletion_insertion` and
+    :func:`confidence_change`) and adds its sums; :meth:`compute` gives the
+    means. Memory does not grow with the data: the sums, the count and the
+    summed curves. For distributed evaluation, sum :meth:`to_tensor` across
+    ranks and :meth:`load_counts` the result.
+    """
+
+    def __init__(self, *, steps: int = 50, score: str = "softmax", batch_size: int = 256) -> None:
+        self.steps = _check_int(steps, "steps", 1)
+        self.score = _check_choice(score, "score", SCORES)
+        self.batch_size = _check_int(batch_size, "batch_size", 1)
+        self.fractions: Tensor | None = None
+        self._sums = torch.zeros(5 + 2 * (steps + 1), dtype=torch.float64)
+
+    def update(self, model: Model, images: Tensor, maps: Tensor, targets: Tensor | int) -> None:
+        if images.shape[0] == 0:
+            return
+        c = deletion_insertion(model, images, maps, targets, steps=self.steps, score=self.score,
+                               batch_size=self.batch_size)
+        cc = confidence_change(model, images, maps, targets, score=self.score)
+        self.fractions = c.fractions.cpu()
+        add = torch.cat([
+            torch.tensor([float(images.shape[0])], dtype=torch.float64),
+            torch.stack([c.deletion_auc.sum(), c.insertion_auc.sum(), cc["drop"].sum(),
+                         cc["increase"].sum()]).double().cpu(),
+            c.deletion.sum(0).double().cpu(),
+            c.insertion.sum(0).double().cpu(),
+        ])
+        self._sums += add
+
+    def to_tensor(self) -> Tensor:
+        """The sums in one float64 CPU tensor: count, the four metric sums, the two summed curves."""
+        return self._sums.clone()
+
+    def load_counts(self, counts: Tensor) -> None:
+        flat = counts.detach().cpu().double().flatten()
+        if flat.numel() != self._sums.numel():
+            raise ValueError(f"counts must hold {self._sums.numel()} values; got {flat.numel()}")
+        self._sums = flat.clone()
+
+    def compute(self) -> dict:
+        """``deletion_auc`` / ``insertion_auc`` (means, in [0, 1] for probabilities),
+        ``average_drop`` / ``increase_in_confidence`` (percent), the mean curves
+        ``deletion_curve`` / ``insertion_curve`` at ``fractions``, ``steps``, ``count``.
+        NaN when nothing was counted."""
+        n = float(self._sums[0])
+        s = self.steps + 1
+        mean = (self._sums / n) if n else torch.full_like(self._sums, float("nan"))
+        fractions = self.fractions if self.fractions is not None else torch.linspace(0, 1, s)
+        return {
+            "deletion_auc": float(mean[1]),
+            "insertion_auc": float(mean[2]),
+            "average_drop": 100.0 * float(mean[3]),
+            "increase_in_confidence": 100.0 * float(mean[4]),
+            "steps": self.steps,
+            "score": self.score,
+            "count": int(n),
+            "fractions": [round(float(f), 6) for f in fractions],
+            "deletion_curve": [float(v) for v in mean[5 : 5 + s]],
+            "insertion_curve": [float(v) for v in mean[5 + s :]],
+        }

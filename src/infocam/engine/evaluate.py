@@ -27,6 +27,7 @@ from infocam.boxes import boxes_at_thresholds
 from infocam.engine.build import workers_stopped_on_error
 from infocam.errors import InputError
 from infocam.extract import CAMExtractor
+from infocam.faithfulness import FaithfulnessMeter
 from infocam.maps import METHODS, cam_maps, resize_maps
 from infocam.metrics import WSOLMeter, check_gt_boxes
 
@@ -108,6 +109,8 @@ def evaluate(
     reduce: Callable[[Tensor], Tensor] | None = None,
     on_batch: Callable[[dict, object, dict[str, Tensor]], None] | None = None,
     extractor: CAMExtractor | None = None,
+    faithfulness: int | None = None,
+    faithfulness_images: int | None = None,
 ) -> dict:
     """Score every variant at every threshold over ``loader``.
 
@@ -122,6 +125,12 @@ def evaluate(
     meter's raw counts before computing percentages. ``on_batch(batch,
     result, maps)`` sees each batch's extractor result and GT-class maps
     (used for galleries).
+
+    ``faithfulness=S`` adds, per (method, region), deletion / insertion AUC
+    with S steps, Average Drop and Increase in Confidence of the GT-class
+    maps (:class:`infocam.faithfulness.FaithfulnessMeter`) under
+    ``methods[name]["faithfulness"]``; ``faithfulness_images=N`` scores only
+    the first N images with them (the curves cost 2 S forward passes per image).
     """
     ts = _iter_thresholds(thresholds)
     cam_curve_step = _check_step(cam_curve_step)
@@ -151,6 +160,7 @@ def evaluate(
                 threshold=t, iou=iou, max_box_acc=max_box_acc and first, cam_curve_step=cam_curve_step,
                 pxap=pxap and first,
             )
+    faith = _faithfulness_meters(owner, faithfulness, faithfulness_images)
     count = 0
     try:
         total = len(loader)  # type: ignore[arg-type]
@@ -191,19 +201,25 @@ def evaluate(
             for (name, t), meter in meters.items():
                 meter.update(maps[name], gts, logits=res.logits, labels=labels, masks=masks,
                              boxes=boxes[(recipe[name], t)])
+            if faith:
+                take = images.shape[0] if faithfulness_images is None else max(0, faithfulness_images - count)
+                for key, meter in faith.items():
+                    meter.update(model, images[:take], by_recipe[key][:take], labels[:take])
             if on_batch is not None:
                 on_batch(batch, res, maps)
             count += images.shape[0]
     if count == 0:
         raise InputError("the evaluation set is empty: no image to evaluate")
     if reduce is not None:
-        for meter in meters.values():
+        for meter in (*meters.values(), *faith.values()):
             meter.load_counts(reduce(meter.to_tensor()))
     results = {v.name: meters[(v.name, per_variant[v.name][0])].compute() for v in variants}
     shared = ("max_box_acc", "best_threshold", "max_box_acc_v2", "pxap")
     for v in variants:  # the owner's sweep and PxAP, for the variants that share its maps
         from_owner = results[owner[recipe[v.name]]]
         results[v.name].update({k: from_owner[k] for k in shared if k in from_owner})
+        if faith:
+            results[v.name]["faithfulness"] = faith[recipe[v.name]].compute()
     any_result = next(iter(results.values()))
     out = {
         "classification": {"top1": any_result["top1_cls"], "top5": any_result["top5_cls"]},
@@ -250,6 +266,19 @@ def data_config_for(
     return data_cfg, switched
 
 
+def _faithfulness_meters(
+    owners: Iterable[tuple[str, int]], steps: int | None, images: int | None
+) -> dict[tuple[str, int], FaithfulnessMeter]:
+    """One :class:`FaithfulnessMeter` per (method, region), or none when ``steps`` is None."""
+    if steps is None:
+        return {}
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise InputError(f"--faithfulness-steps must be an integer >= 1; got {steps!r}")
+    if images is not None and (isinstance(images, bool) or not isinstance(images, int) or images < 1):
+        raise InputError(f"--faithfulness-images must be an integer >= 1; got {images!r}")
+    return {key: FaithfulnessMeter(steps=steps) for key in owners}
+
+
 def evaluate_checkpoint(
     checkpoint: str,
     *,
@@ -268,6 +297,8 @@ def evaluate_checkpoint(
     device: str = "auto",
     progress: bool = True,
     json_out: str | None = None,
+    faithfulness: int | None = None,
+    faithfulness_images: int | None = None,
 ) -> dict | None:
     """Evaluate a checkpoint of ``infocam train`` on a split of its dataset.
 
@@ -291,6 +322,7 @@ def evaluate_checkpoint(
         main_variants(methods, region)  # validates --region and --methods
     _iter_thresholds(threshold)
     _check_step(cam_curve_step)
+    _faithfulness_meters((), faithfulness, faithfulness_images)  # validates the options
     if json_out:
         check_writable_file(json_out, what="--json")  # before the work, not after it
     ctx = D.init_distributed(device)
@@ -319,6 +351,7 @@ def evaluate_checkpoint(
             model, loader, variants=variants, thresholds=threshold, padding=padding, max_box_acc=max_box_acc,
             cam_curve_step=cam_curve_step, device=ctx.device, progress=progress and ctx.is_main,
             reduce=D.all_reduce_sum if ctx.world_size > 1 else None,
+            faithfulness=faithfulness, faithfulness_images=faithfulness_images,
         )
         model_cfg = cfg.get("model", {})
         result["config"] = {
@@ -337,6 +370,9 @@ def evaluate_checkpoint(
             "ablation": ablation,
             "world_size": ctx.world_size,
         }
+        if faithfulness is not None:
+            result["config"]["faithfulness_steps"] = faithfulness
+            result["config"]["faithfulness_images"] = faithfulness_images
         if not ctx.is_main:
             return None
         if json_out:

@@ -116,7 +116,25 @@ def format_eval_table(result: dict) -> str:
         f"Top-1 Cls {_fmt(cls.get('top1'))} %, Top-5 Cls {_fmt(cls.get('top5'))} % "
         f"on {result.get('count', '?')} images"
     )
-    return head + "\n\n" + markdown_table(header, rows)
+    return head + "\n\n" + markdown_table(header, rows) + format_faithfulness_table(result)
+
+
+def format_faithfulness_table(result: dict) -> str:
+    """The faithfulness columns of an evaluation (``--faithfulness``), or "" when it has none."""
+    rows, n, steps = [], None, None
+    for name, m in result.get("methods", {}).items():
+        f = m.get("faithfulness")
+        if not f:
+            continue
+        n, steps = f.get("count"), f.get("steps")
+        rows.append([METHOD_NAMES.get(name, name), f"{f['deletion_auc']:.4f}", f"{f['insertion_auc']:.4f}",
+                     f["average_drop"], f["increase_in_confidence"]])
+    if not rows:
+        return ""
+    head = (f"Faithfulness on {n} images, {steps} steps (deletion AUC: lower is better; insertion AUC: "
+            "higher is better; Average Drop %: lower is better; Increase in Confidence %: higher is better)")
+    return "\n\n" + head + "\n\n" + markdown_table(
+        ["method", "deletion AUC", "insertion AUC", "Average Drop", "Increase in Confidence"], rows)
 
 
 def run_key(run: dict) -> tuple[str, bool, str]:

@@ -17,9 +17,17 @@ infoCAM+ all come from the same features. CAM is the paper's plain CAM
 (R = 1); infoCAM and infoCAM+ use --region R (paper: 5 VGG/CUB, 4 ResNet/CUB,
 3 Tiny-ImageNet). --ablation adds the paper's Table 5 corners.
 
+--faithfulness adds, for every method and variant, how well its map points
+at what the model uses: deletion and insertion AUC (RISE; pixels ranked by
+the map removed or revealed in --faithfulness-steps chunks; lower deletion,
+higher insertion is better), Average Drop and Increase in Confidence
+(Grad-CAM++). The curves cost 2 x steps forward passes per image:
+--faithfulness-images N scores only the first N images with them.
+
 examples:
   infocam evaluate --checkpoint runs/cub_resnet50/best.pt --data /data/CUB_200_2011 \\
       --region 4 --max-box-acc --json runs/cub_resnet50/eval_test.json
+  infocam evaluate --checkpoint best.pt --region 4 --faithfulness --faithfulness-images 500
   torchrun --nproc-per-node 8 -m infocam evaluate --checkpoint best.pt --region 4 --json eval.json
 """
 
@@ -36,6 +44,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-box-acc", action="store_true", help="also compute MaxBoxAccV2 (IoU 30/50/70 over a threshold sweep)")
     p.add_argument("--cam-curve-step", type=float, default=0.01, help="threshold step of the MaxBoxAccV2 sweep [0.01]; wsolevaluation's default is 0.001")
     p.add_argument("--ablation", action="store_true", help="also the paper's Table 5 grid: region on/off x subtraction on/off")
+    p.add_argument("--faithfulness", action="store_true", help="also deletion/insertion AUC, Average Drop and Increase in Confidence")
+    p.add_argument("--faithfulness-steps", type=int, default=50, help="deletion/insertion steps [50]")
+    p.add_argument("--faithfulness-images", type=int, default=None, metavar="N", help="score only the first N images for faithfulness [all]")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--workers", type=int, default=2, help="data-loading worker processes [2]")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N [auto]")
@@ -71,6 +82,8 @@ def run(args: argparse.Namespace) -> int:
         device=args.device,
         progress=not args.no_progress,
         json_out=args.json,
+        faithfulness=args.faithfulness_steps if args.faithfulness else None,
+        faithfulness_images=args.faithfulness_images if args.faithfulness else None,
     )
     if result is not None:  # rank 0
         print(format_eval_table(result))
