@@ -114,14 +114,21 @@ def test_threshold_sweep_reports_each_threshold(data, model):
     assert out["thresholds"]["cam"]["0.5"] == pytest.approx(_by_hand(model, ds, "cam", 1, 0.5)[0])
 
 
-def test_evaluate_cli_writes_json_and_refuses_to_overwrite(data, tmp_path, capsys):
+@pytest.fixture(scope="module")
+def trained_run(data, tmp_path_factory):
+    """A run folder of one epoch of infocam train on the csv data (best.pt; evaluate.region 2)."""
     from infocam.engine.trainer import fit
 
     cfg, _ = data
-    run = tmp_path / "run"
+    run = tmp_path_factory.mktemp("run")
     fit({"seed": 0, "device": "cpu", "model": {"name": "small_cnn", "in_channels": 3},
          "data": cfg, "train": {"epochs": 1, "batch_size": 4, "lr": 0.01, "num_workers": 0},
          "evaluate": {"region": 2}}, run, progress=False)
+    return run
+
+
+def test_evaluate_cli_writes_json_and_refuses_to_overwrite(trained_run, tmp_path, capsys):
+    run = trained_run
     out = tmp_path / "eval.json"
     argv = ["evaluate", "--checkpoint", str(run / "best.pt"), "--split", "all_test", "--workers", "0",
             "--max-box-acc", "--ablation", "--json", str(out), "--no-progress"]

@@ -5,7 +5,6 @@ import json
 import pytest
 import torch
 from torch.utils.data import DataLoader
-from test_evaluate import data, model  # noqa: F401  (fixtures)
 
 from infocam import cam_maps, resize_maps
 from infocam.cli import main
@@ -13,6 +12,7 @@ from infocam.data import collate
 from infocam.engine.evaluate import evaluate, main_variants
 from infocam.errors import InputError
 from infocam.faithfulness import confidence_change, deletion_insertion
+from test_evaluate import data, model, trained_run  # noqa: F401  (fixtures)
 
 
 def test_faithfulness_numbers_equal_the_core_functions_by_hand(data, model):  # noqa: F811
@@ -56,14 +56,8 @@ def test_faithfulness_options_are_checked(data, model):  # noqa: F811
         evaluate(model, loader, variants=variants, progress=False, faithfulness=3, faithfulness_images=0)
 
 
-def test_evaluate_cli_faithfulness_in_json_and_table(data, tmp_path, capsys):  # noqa: F811
-    from infocam.engine.trainer import fit
-
-    cfg, _ = data
-    run = tmp_path / "run"
-    fit({"seed": 0, "device": "cpu", "model": {"name": "small_cnn", "in_channels": 3},
-         "data": cfg, "train": {"epochs": 1, "batch_size": 4, "lr": 0.01, "num_workers": 0},
-         "evaluate": {"region": 2}}, run, progress=False)
+def test_evaluate_cli_faithfulness_in_json_and_table(trained_run, tmp_path, capsys):  # noqa: F811
+    run = trained_run
     out = tmp_path / "eval.json"
     argv = ["evaluate", "--checkpoint", str(run / "best.pt"), "--split", "all_test", "--workers", "0",
             "--faithfulness", "--faithfulness-steps", "4", "--faithfulness-images", "5", "--json", str(out),
