@@ -7,6 +7,8 @@ The public API (stable):
 * :func:`boxes_from_maps`, :func:`box_iou` - boxes from maps, and their IoU
   (:func:`boxes_at_thresholds`: many thresholds at once).
 * :class:`WSOLMeter` - streaming GT-known / Top-1 / Top-5 Loc, Cls, MaxBoxAccV2, PxAP.
+* :func:`score_maps` - score saved maps (any method's) as wsolevaluation does:
+  MaxBoxAcc, MaxBoxAccV2, PxAP, GT-known / Top-k Loc (``infocam score``).
 * :mod:`infocam.losses` - PC-softmax and PC-sigmoid.
 """
 
@@ -37,4 +39,13 @@ __all__ = [
     "normalize_maps",
     "region_sum",
     "resize_maps",
+    "score_maps",
 ]
+
+
+def __getattr__(name: str):
+    if name == "score_maps":  # imported on first use: it pulls in the data readers
+        from infocam.engine.score import score_maps
+
+        return score_maps
+    raise AttributeError(f"module 'infocam' has no attribute {name!r}")

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import cv2
 import numpy as np
 import torch
 from torch import Tensor
@@ -42,9 +43,19 @@ from infocam.boxes import (
     resized_maps,
 )
 from infocam.maps import normalize_maps
-from infocam.sweep import IOU_THRESHOLDS, fast_sweep, reference_sweep
+from infocam.sweep import (
+    IOU_THRESHOLDS,
+    contour_boxes,
+    fast_sweep,
+    gt_boxes_inclusive,
+    inclusive_iou,
+    reference_sweep,
+    scoremap_to_uint8,
+)
 
 SWEEPS = {"fast": fast_sweep, "reference": reference_sweep}
+#: The IoU level (percent) of wsolevaluation's first MaxBoxAcc.
+V1_IOU = 50
 
 
 def topk_correct(logits: Tensor, labels: Tensor, ks: Sequence[int] = (1, 5)) -> Tensor:
@@ -133,6 +144,8 @@ class WSOLMeter:
             reference is the plain ``findContours`` loop).
         largest: single-box rule, ``"pixels"`` or ``"contour_area"``
             (see :mod:`infocam.boxes`).
+        max_box_acc_v1: also run wsolevaluation's first MaxBoxAcc (one box
+            per threshold, the largest contour by area; IoU 50).
     """
 
     _SCALARS = ("count", "cls_count", "gt_known", "top1_loc", "top5_loc", "top1_cls", "top5_cls")
@@ -149,6 +162,7 @@ class WSOLMeter:
         pxap: bool = False,
         sweep: str = "fast",
         largest: str = "pixels",
+        max_box_acc_v1: bool = False,
     ) -> None:
         self.size = check_size(size)
         self.threshold = check_threshold(threshold)
@@ -169,6 +183,7 @@ class WSOLMeter:
             raise ValueError(f"cam_curve_step must be in (0, 1]; got {cam_curve_step!r}")
         self.cam_curve_step = float(cam_curve_step)
         self.max_box_acc = bool(max_box_acc)
+        self.max_box_acc_v1 = bool(max_box_acc_v1)
         self.thresholds = np.arange(0, 1, self.cam_curve_step)
         self.pxap = PxAPCounter(self.cam_curve_step) if pxap else None
         self.reset()
@@ -179,12 +194,17 @@ class WSOLMeter:
         """Zero every count."""
         self.scalars = dict.fromkeys(self._SCALARS, 0)
         self.sweep_hits = np.zeros((self.thresholds.size, len(self.iou_thresholds)), dtype=np.int64)
+        self.sweep_hits_v1 = np.zeros(self.thresholds.size if self.max_box_acc_v1 else 0, dtype=np.int64)
         if self.pxap is not None:
             self.pxap.positive[:] = 0
             self.pxap.negative[:] = 0
 
     def _arrays(self) -> list[np.ndarray]:
-        arrays = [np.array([self.scalars[k] for k in self._SCALARS], dtype=np.int64), self.sweep_hits.ravel()]
+        arrays = [
+            np.array([self.scalars[k] for k in self._SCALARS], dtype=np.int64),
+            self.sweep_hits.ravel(),
+            self.sweep_hits_v1,
+        ]
         if self.pxap is not None:
             arrays += [self.pxap.positive, self.pxap.negative]
         return arrays
@@ -194,7 +214,8 @@ class WSOLMeter:
 
         Layout: the scalars ``count, cls_count, gt_known, top1_loc, top5_loc,
         top1_cls, top5_cls``, then the sweep hits (thresholds x IoU levels,
-        row-major), then the PxAP positive and negative histograms.
+        row-major), then the first MaxBoxAcc's hits per threshold (with
+        ``max_box_acc_v1``), then the PxAP positive and negative histograms.
         """
         return torch.from_numpy(np.concatenate(self._arrays()).astype(np.float64))
 
@@ -204,11 +225,14 @@ class WSOLMeter:
         expected = sum(a.size for a in self._arrays())
         if flat.size != expected:
             raise ValueError(f"counts must hold {expected} values for this meter's settings; got {flat.size}")
-        values = np.rint(flat).astype(np.int64)
+        values = flat.astype(np.int64) if flat.dtype.kind in "iu" else np.rint(flat).astype(np.int64)
         n = len(self._SCALARS)
         self.scalars = dict(zip(self._SCALARS, values[:n].tolist()))
         k = self.sweep_hits.size
         self.sweep_hits = values[n : n + k].reshape(self.sweep_hits.shape).copy()
+        n += k
+        k = self.sweep_hits_v1.size
+        self.sweep_hits_v1 = values[n : n + k].copy()
         if self.pxap is not None:
             nb = self.pxap.n_bins
             self.pxap.positive = values[n + k : n + k + nb].copy()
@@ -216,11 +240,22 @@ class WSOLMeter:
 
     from_tensor = load_counts
 
+    def counts(self) -> np.ndarray:
+        """Every count as one int64 array, laid out as :meth:`to_tensor` (exact at any size)."""
+        return np.concatenate(self._arrays())
+
+    def settings(self) -> tuple:
+        """What two meters must share for their counts to add up."""
+        return (
+            self.size, self.threshold, self.iou, self.iou_thresholds, self.cam_curve_step, self.max_box_acc,
+            self.max_box_acc_v1, self.pxap is not None, self.sweep, self.largest,
+        )
+
     def merge(self, other: WSOLMeter) -> None:
-        """Add the counts of a meter with the same settings."""
-        if not isinstance(other, WSOLMeter) or other.to_tensor().shape != self.to_tensor().shape:
+        """Add the counts of a meter with the same settings, in exact integer arithmetic."""
+        if not isinstance(other, WSOLMeter) or other.settings() != self.settings():
             raise ValueError("other must be a WSOLMeter with the same settings")
-        self.load_counts(self.to_tensor() + other.to_tensor())
+        self.load_counts(self.counts() + other.counts())
 
     # -- accumulation --------------------------------------------------------
 
@@ -232,6 +267,8 @@ class WSOLMeter:
         labels: Tensor | None = None,
         masks: Tensor | None = None,
         boxes: Tensor | None = None,
+        scores: Sequence[np.ndarray] | None = None,
+        correct: Tensor | None = None,
     ) -> None:
         """Add a batch.
 
@@ -247,11 +284,28 @@ class WSOLMeter:
             boxes: (B, 4) the maps' boxes at this meter's threshold, when the
                 caller has them already (:func:`infocam.boxes.boxes_at_thresholds`
                 serves many meters at once); taken as given.
+            scores: B normalised 2-D numpy maps in [0, 1], scored as given
+                (in their own dtype) by the sweeps and PxAP instead of the
+                float32 normalisation of ``maps`` (``infocam score`` passes
+                the maps as read from disk). Each must have ``maps``' size.
+            correct: (B, 2) bool, is the label among the top-1 / top-5
+                predictions, when the caller has class lists instead of
+                logits (then ``logits`` and ``labels`` stay None).
         """
         resized = resized_maps(maps, self.size)  # validates maps
         b, height, width = resized.shape
         gts = check_gt_boxes(gt_boxes, b)
-        correct = None
+        if correct is not None:
+            if logits is not None or labels is not None:
+                raise ValueError("give either correct or logits and labels, not both")
+            if not isinstance(correct, Tensor) or tuple(correct.shape) != (b, 2) or correct.dtype != torch.bool:
+                shape = tuple(correct.shape) if isinstance(correct, Tensor) else type(correct).__name__
+                raise ValueError(f"correct must be a (B, 2) = ({b}, 2) bool tensor; got {shape}")
+        if scores is not None:
+            if len(scores) != b or any(
+                not isinstance(x, np.ndarray) or x.shape != (height, width) or x.dtype.kind != "f" for x in scores
+            ):
+                raise ValueError(f"scores must be B={b} floating numpy maps of shape ({height}, {width})")
         if logits is not None or labels is not None:
             if logits is None or labels is None:
                 raise ValueError("logits and labels must be given together")
@@ -273,13 +327,17 @@ class WSOLMeter:
         boxes = boxes.cpu()
         hit = box_hits(boxes, gts, self.iou)
         # float64, as wsolevaluation's score maps: u8 = trunc(exact score * 255)
-        need = self.max_box_acc or self.pxap is not None
-        scores = normalize_maps(resized).cpu().numpy().astype(np.float64) if need else None
+        need = self.max_box_acc or self.max_box_acc_v1 or self.pxap is not None
+        if scores is None and need:
+            scores = normalize_maps(resized).cpu().numpy().astype(np.float64)
         sweep_hits = np.zeros_like(self.sweep_hits)
-        if self.max_box_acc:
-            run = SWEEPS[self.sweep]
-            for i in range(b):
+        sweep_hits_v1 = np.zeros_like(self.sweep_hits_v1)
+        run = SWEEPS[self.sweep]
+        for i in range(b):
+            if self.max_box_acc:
                 sweep_hits += run(scores[i], gts[i].numpy(), self.thresholds, self.iou_thresholds)
+            if self.max_box_acc_v1:
+                sweep_hits_v1 += run(scores[i], gts[i].numpy(), self.thresholds, (V1_IOU,), multi_contour=False)[:, 0]
 
         s = self.scalars
         s["count"] += b
@@ -291,8 +349,11 @@ class WSOLMeter:
             s["top1_loc"] += int((correct[:, 0] & hit).sum())
             s["top5_loc"] += int((correct[:, 1] & hit).sum())
         self.sweep_hits += sweep_hits
+        self.sweep_hits_v1 += sweep_hits_v1
         if self.pxap is not None:
-            self.pxap.update(scores, masks.detach().cpu().numpy())
+            m = masks.detach().cpu().numpy()
+            for i in range(b):
+                self.pxap.update(scores[i], m[i])
 
     # -- results -------------------------------------------------------------
 
@@ -325,9 +386,32 @@ class WSOLMeter:
             out["max_box_acc"] = {d: float(acc[best[j], j]) for j, d in enumerate(self.iou_thresholds)}
             out["best_threshold"] = {d: float(self.thresholds[best[j]]) for j, d in enumerate(self.iou_thresholds)}
             out["max_box_acc_v2"] = float(np.mean(list(out["max_box_acc"].values())))
+        if self.max_box_acc_v1:
+            acc = self.sweep_hits_v1 * 100.0 / n if n else np.full(self.sweep_hits_v1.shape, np.nan)
+            best = int(acc.argmax()) if n else 0
+            out["max_box_acc_v1"] = float(acc[best])
+            out["best_threshold_v1"] = float(self.thresholds[best])
         if self.pxap is not None:
             out["pxap"] = self.pxap.compute()
         return out
+
+
+def best_iou(scoremap: np.ndarray, gt_boxes, threshold: float, *, multi_contour: bool = True) -> float:
+    """One map's best inclusive IoU with its GT boxes at one threshold, as the sweeps score it.
+
+    The mask ``u8 > int(threshold * u8.max())`` of ``u8`` =
+    :func:`infocam.sweep.scoremap_to_uint8`; the boxes of every contour
+    (``multi_contour``, MaxBoxAccV2) or of the largest by ``contourArea``
+    (the first MaxBoxAcc); the largest inclusive IoU over (box, GT box)
+    pairs, 0.0 without GT boxes. A threshold counts as a hit at IoU level d
+    exactly when this is >= d / 100 (the per-image rows of ``infocam score``).
+    """
+    u8 = scoremap_to_uint8(scoremap)
+    gt = gt_boxes_inclusive(gt_boxes)
+    if gt.shape[0] == 0:
+        return 0.0
+    _, mask = cv2.threshold(u8, int(threshold * np.max(u8)), 255, cv2.THRESH_BINARY)
+    return float(inclusive_iou(contour_boxes(mask, multi_contour), gt).max())
 
 
 class CheckedBoxes(list):
