@@ -301,7 +301,8 @@ class IndependentBoxEvaluator:
     counter per (IoU level, t) counts the images whose best box reaches it.
     """
 
-    def __init__(self, step: float, iou_levels=(30, 50, 70)) -> None:
+    def __init__(self, step: float, iou_levels=(30, 50, 70), multi_contour: bool = True) -> None:
+        self.multi_contour = multi_contour  # False: wsolevaluation's first MaxBoxAcc
         self.thresholds = list(np.arange(0, 1, step))
         self.iou_levels = iou_levels
         self.correct = {d: np.zeros(len(self.thresholds)) for d in iou_levels}
@@ -325,6 +326,8 @@ class IndependentBoxEvaluator:
         for k, t in enumerate(self.thresholds):
             _, binary = cv2.threshold(image, int(t * np.max(image)), 255, cv2.THRESH_BINARY)
             contours = cv2.findContours(binary, cv2.RETR_TREE, cv2.CHAIN_APPROX_SIMPLE)[0]
+            if not self.multi_contour and len(contours):
+                contours = [max(contours, key=cv2.contourArea)]
             boxes = []
             for c in contours:
                 x, y, w, h = cv2.boundingRect(c)
@@ -372,3 +375,116 @@ def test_meter_max_box_acc_equals_an_independent_box_evaluator(step, size, n):
         assert got["max_box_acc"] == want, sweep
         assert got["max_box_acc_v2"] == pytest.approx(np.mean(list(want.values())), abs=1e-12)
         assert got["count"] == n
+
+
+class IndependentMaskEvaluator:
+    """wsolevaluation's ``MaskEvaluator`` (PxAP), written from its description without infocam's code.
+
+    Per image, ``np.histogram`` of the map's values at foreground (mask 1)
+    and background (mask 0) pixels over the edges ``arange(0, 1, step)`` +
+    ``[1, 2, 3]``; at the end tp / fp are the reversed cumulative sums and
+    PxAP = 100 * sum of precision[i] * (recall[i] - recall[i - 1]) where
+    tp + fp > 0.
+    """
+
+    def __init__(self, step: float) -> None:
+        edges = list(np.arange(0, 1, step)) + [1.0, 2.0, 3.0]
+        self.edges = np.array(edges)
+        self.true = np.zeros(len(edges) - 1)
+        self.false = np.zeros(len(edges) - 1)
+
+    def accumulate(self, scoremap: np.ndarray, mask: np.ndarray) -> None:
+        self.true += np.histogram(scoremap[mask == 1], bins=self.edges)[0]
+        self.false += np.histogram(scoremap[mask == 0], bins=self.edges)[0]
+
+    def compute(self) -> float:
+        tp = np.cumsum(self.true[::-1])
+        fp = np.cumsum(self.false[::-1])
+        keep = (tp + fp) > 0
+        precision = np.where(keep, tp / np.where(keep, tp + fp, 1), 0)
+        recall = tp / tp[-1]
+        total = 0.0
+        for i in range(1, len(tp)):
+            if keep[i]:
+                total += precision[i] * (recall[i] - recall[i - 1])
+        return total * 100
+
+
+def first_version_cases(n: int, size: int, seed: int):
+    maps = smooth_maps(n, size, size / 16, seed=seed).astype(np.float64)
+    rng = np.random.default_rng(seed)
+    maps = [np.clip(m + rng.normal(0, 0.01, m.shape), 0, 1) for m in maps]  # not float32 values: a float64 map
+    gts = []
+    for _ in range(n):
+        k = int(rng.integers(1, 3))
+        xy = rng.integers(0, size // 2, (k, 2))
+        wh = rng.integers(size // 8, size // 2, (k, 2))
+        gts.append(np.concatenate([xy, np.minimum(xy + wh, size)], 1))
+    return maps, gts
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_first_max_box_acc_v2_and_pxap_equal_independent_evaluators(dtype):
+    """What ``infocam score`` feeds the meter (maps as given, in their own dtype) against both evaluators."""
+    step, size, n = 0.001, 40, 6
+    maps, gts = first_version_cases(n, size, seed=7)
+    maps = [m.astype(dtype) for m in maps]
+    masks = []
+    for m, g in zip(maps, gts):  # foreground: the first GT box; ignored: a band of the second or a corner
+        mask = np.zeros((size, size), np.uint8)
+        x0, y0, x1, y1 = g[0]
+        mask[y0:y1, x0:x1] = 1
+        mask[:3, :] = np.where(mask[:3, :] == 1, 1, 255)
+        masks.append(mask)
+    v1, v2, px = IndependentBoxEvaluator(step, (50,), multi_contour=False), IndependentBoxEvaluator(step), IndependentMaskEvaluator(step)
+    for m, g, mask in zip(maps, gts, masks):
+        v1.accumulate(m, g)
+        v2.accumulate(m, g)
+        px.accumulate(m, mask)
+    meter = WSOLMeter(cam_curve_step=step, max_box_acc_v1=True, pxap=True)
+    for m, g, mask in zip(maps, gts, masks):
+        meter.update(torch.from_numpy(m)[None], [torch.from_numpy(g).double()], masks=torch.from_numpy(mask)[None],
+                     scores=[m])
+    got = meter.compute()
+    assert got["max_box_acc_v1"] == v1.max_box_acc()[50]
+    assert got["max_box_acc"] == v2.max_box_acc()
+    assert got["pxap"] == pytest.approx(px.compute(), abs=1e-9)
+    assert 0 < got["pxap"] < 100 and any(0 < v < 100 for v in got["max_box_acc"].values())
+    assert got["max_box_acc_v1"] <= got["max_box_acc"][50]
+
+
+def test_maps_are_scored_in_their_own_dtype():
+    # 51/255 - 1e-12 quantises to 50 in float64, but its float32 rounding to 51:
+    # at the cut level 50 (t = 0.197) the block is foreground only in float32
+    v = 51 / 255 - 1e-12
+    assert int(v * 255) == 50 and int(np.float32(v) * np.float32(255)) == 51
+    m64 = np.zeros((6, 6))
+    m64[1:4, 1:4] = v
+    m64[5, 5] = 1.0
+    m32 = m64.astype(np.float32)
+    gt = [torch.tensor([[1.0, 1.0, 4.0, 4.0]], dtype=torch.float64)]
+    hits = {}
+    for m in (m64, m32):
+        meter = WSOLMeter(cam_curve_step=0.001, max_box_acc_v1=True)
+        meter.update(torch.from_numpy(m)[None], gt, scores=[m])
+        independent = IndependentBoxEvaluator(0.001, (50,), multi_contour=False)
+        independent.accumulate(m, gt[0].numpy())
+        assert meter.sweep_hits_v1.tolist() == independent.correct[50].astype(int).tolist()
+        hits[m.dtype.name] = meter.sweep_hits_v1
+    k = 197  # t = 0.197: level int(0.197 * 255) = 50
+    assert (hits["float64"][k], hits["float32"][k]) == (0, 1)
+
+
+def test_counts_merge_exactly_in_integers():
+    a, b = WSOLMeter(max_box_acc_v1=True), WSOLMeter(max_box_acc_v1=True)
+    m = torch.zeros(1, 8, 8)
+    m[0, 2:5, 2:5] = 1
+    gt = [torch.tensor([[2.0, 2.0, 5.0, 5.0]])]
+    a.update(m, gt)
+    b.update(m, gt)
+    b.scalars["count"] += 2**60  # beyond float64's exact integers
+    a.merge(b)
+    assert a.scalars["count"] == 2 + 2**60
+    assert a.counts().dtype == np.int64
+    with pytest.raises(ValueError, match="same settings"):
+        a.merge(WSOLMeter(max_box_acc_v1=True, threshold=0.3))

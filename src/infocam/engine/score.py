@@ -204,36 +204,50 @@ def _row_header(s: _Settings, with_predictions: bool) -> list[str]:
     return head
 
 
-def _run(fn, tasks: list, workers: int, init_args: tuple, progress: bool, sizes: list[int], desc: str, ordered: bool):
-    """``fn`` over ``tasks`` in this process or in ``workers`` processes; yields results."""
-    from tqdm.auto import tqdm
+class _Runner:
+    """Runs chunk tasks in this process (``workers == 1``) or in one pool of ``workers`` processes."""
 
-    bar = tqdm(total=sum(sizes), desc=desc, unit="map", disable=not progress, leave=False)
-    try:
-        if workers <= 1:
-            _init_worker(*init_args[:3], None)
-            try:
-                for task, n in zip(tasks, sizes):
-                    yield fn(task)
-                    bar.update(n)
-            finally:
-                _STATE.pop("source").close()
-            return
-        import multiprocessing as mp
+    def __init__(self, workers: int, init_args: tuple, progress: bool) -> None:
+        self.workers, self.init_args, self.progress = workers, init_args, progress
+        self.pool = None
 
-        ctx = mp.get_context("spawn")  # no fork of a process that may hold torch threads
-        with ctx.Pool(workers, initializer=_init_worker, initargs=init_args) as pool:
-            results = (pool.imap if ordered else pool.imap_unordered)(fn, tasks)
-            for out in results:
+    def __enter__(self) -> _Runner:
+        if self.workers <= 1:
+            _init_worker(*self.init_args[:3], None)
+        else:
+            import multiprocessing as mp
+
+            ctx = mp.get_context("spawn")  # never fork a process that may hold torch threads
+            self.pool = ctx.Pool(self.workers, initializer=_init_worker, initargs=self.init_args)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.pool is not None:
+            self.pool.terminate()
+            self.pool.join()
+        else:
+            _STATE.pop("source").close()
+
+    def map(self, fn, tasks: list, sizes: list[int], desc: str, ordered: bool):
+        """Yield ``fn(task)`` for every task (in order when ``ordered``), with a progress bar of maps."""
+        from tqdm.auto import tqdm
+
+        with tqdm(total=sum(sizes), desc=desc, unit="map", disable=not self.progress, leave=False) as bar:
+            if self.pool is None:
+                results = map(fn, tasks)
+            else:
+                results = (self.pool.imap if ordered else self.pool.imap_unordered)(fn, tasks)
+            for n, out in results:
                 yield out
-                bar.update(out[2] if not ordered else len(out))
-    finally:
-        bar.close()
+                bar.update(n)
 
 
-def _count_task(chunk: list[Truth]) -> tuple[np.ndarray, dict, int]:
-    counts, stats = _score_chunk(chunk)
-    return counts, stats, len(chunk)
+def _count_task(chunk: list[Truth]) -> tuple[int, tuple[np.ndarray, dict]]:
+    return len(chunk), _score_chunk(chunk)
+
+
+def _rows_task(args: tuple[list[Truth], dict]) -> tuple[int, list[list]]:
+    return len(args[0]), _rows_chunk(args)
 
 
 # ----------------------------------------------------------------------------
@@ -371,15 +385,37 @@ def score_maps(
     init_args = (str(maps), settings, preds, threads)
     meter = _new_meter(settings)
     stats = dict.fromkeys(_STATS, 0)
-    for counts, st, _k in _run(_count_task, chunks, workers, init_args, progress, sizes, "score", ordered=False):
-        meter.load_counts(meter.counts() + counts)  # exact int64 sums
-        for k in _STATS:
-            stats[k] += st[k]
-    computed = meter.compute()
-    metrics = _metrics(computed, settings, preds is not None)
+    with _Runner(workers, init_args, progress) as runner:
+        for counts, st in runner.map(_count_task, chunks, sizes, "score", ordered=False):
+            meter.load_counts(meter.counts() + counts)  # exact int64 sums
+            for k in _STATS:
+                stats[k] += st[k]
+        computed = meter.compute()
+        result = _result(computed, settings, truth, stats, maps, len(unknown), notes, predictions, workers, n)
+        if per_image is not None:
+            best = {"v1": computed.get("best_threshold_v1"), "v2": computed.get("best_threshold", {})}
+            head = _row_header(settings, preds is not None)
 
-    result = {
-        "metrics": metrics,
+            def write(f) -> None:
+                text = io.TextIOWrapper(f, encoding="utf-8", newline="")
+                w = csv.writer(text)
+                w.writerow(head)
+                tasks = [(c, best) for c in chunks]
+                for rows in runner.map(_rows_task, tasks, sizes, "per-image", ordered=True):
+                    w.writerows(rows)
+                text.flush()
+                text.detach()
+
+            atomic_write(per_image, write)
+            result["settings"]["per_image"] = str(per_image)
+    if json_out is not None:
+        atomic_write_json(json_out, result)
+    return result
+
+
+def _result(computed, settings: _Settings, truth: GroundTruth, stats, maps, n_unknown, notes, predictions, workers, n) -> dict:
+    return {
+        "metrics": _metrics(computed, settings, predictions is not None),
         "count": n,
         "maps": {
             "source": str(maps),
@@ -387,15 +423,15 @@ def score_maps(
             "constant_zero": stats["constant_zero"],
             "constant_nonzero": stats["constant_nonzero"],
             "dtypes": {k: stats[k] for k in ("float16", "float32", "float64", "other_float") if stats[k]},
-            "unknown_ignored": len(unknown),
+            "unknown_ignored": n_unknown,
         },
         "settings": {
             "ground_truth": truth.description,
-            "size": "original" if size_ is None else size_,
-            "normalize": bool(normalize),
-            "threshold": threshold,
-            "cam_curve_step": cam_curve_step,
-            "iou_thresholds": list(d),
+            "size": "original" if settings.size is None else settings.size,
+            "normalize": settings.normalize,
+            "threshold": settings.threshold,
+            "cam_curve_step": settings.cam_curve_step,
+            "iou_thresholds": list(settings.iou_thresholds),
             "max_box_acc_v1_iou": V1_IOU if truth.has_boxes else None,
             "gt_known_iou": 0.5,
             "predictions": None if predictions is None else str(predictions),
@@ -403,25 +439,6 @@ def score_maps(
         },
         "notes": notes,
     }
-    if per_image is not None:
-        best = {"v1": computed.get("best_threshold_v1"), "v2": computed.get("best_threshold", {})}
-        head = _row_header(settings, preds is not None)
-
-        def write(f) -> None:
-            text = io.TextIOWrapper(f, encoding="utf-8", newline="")
-            w = csv.writer(text)
-            w.writerow(head)
-            tasks = [(c, best) for c in chunks]
-            for rows in _run(_rows_chunk, tasks, workers, init_args, progress, sizes, "per-image", ordered=True):
-                w.writerows(rows)
-            text.flush()
-            text.detach()
-
-        atomic_write(per_image, write)
-        result["settings"]["per_image"] = str(per_image)
-    if json_out is not None:
-        atomic_write_json(json_out, result)
-    return result
 
 
 def _metrics(r: dict, s: _Settings, with_predictions: bool) -> dict:
