@@ -388,7 +388,7 @@ class IndependentMaskEvaluator:
     """
 
     def __init__(self, step: float) -> None:
-        edges = list(np.arange(0, 1, step)) + [1.0, 2.0, 3.0]
+        edges = [*np.arange(0, 1, step), 1.0, 2.0, 3.0]
         self.edges = np.array(edges)
         self.true = np.zeros(len(edges) - 1)
         self.false = np.zeros(len(edges) - 1)
@@ -430,7 +430,7 @@ def test_first_max_box_acc_v2_and_pxap_equal_independent_evaluators(dtype):
     maps, gts = first_version_cases(n, size, seed=7)
     maps = [m.astype(dtype) for m in maps]
     masks = []
-    for m, g in zip(maps, gts):  # foreground: the first GT box; ignored: a band of the second or a corner
+    for g in gts:  # foreground: the first GT box; the top rows outside it ignored
         mask = np.zeros((size, size), np.uint8)
         x0, y0, x1, y1 = g[0]
         mask[y0:y1, x0:x1] = 1
@@ -488,3 +488,19 @@ def test_counts_merge_exactly_in_integers():
     assert a.counts().dtype == np.int64
     with pytest.raises(ValueError, match="same settings"):
         a.merge(WSOLMeter(max_box_acc_v1=True, threshold=0.3))
+
+
+def test_scores_and_correct_arguments_are_checked():
+    meter = WSOLMeter(max_box_acc_v1=True)
+    m = torch.zeros(1, 4, 4)
+    gt = [torch.tensor([[0.0, 0.0, 2.0, 2.0]])]
+    with pytest.raises(ValueError, match="scores"):
+        meter.update(m, gt, scores=[np.zeros((4, 5))])
+    with pytest.raises(ValueError, match="scores"):
+        meter.update(m, gt, scores=[np.zeros((4, 4), dtype=np.uint8)])
+    with pytest.raises(ValueError, match="correct"):
+        meter.update(m, gt, correct=torch.zeros(1, 3, dtype=torch.bool))
+    with pytest.raises(ValueError, match="not both"):
+        meter.update(m, gt, correct=torch.zeros(1, 2, dtype=torch.bool), logits=torch.zeros(1, 3),
+                     labels=torch.zeros(1, dtype=torch.long))
+    assert meter.compute()["count"] == 0

@@ -84,7 +84,7 @@ def test_the_x_plus_w_clipping_quirk(tmp_path):
     r = score(tmp_path, maps, images, per_image=tmp_path / "rows.csv")
     assert r["metrics"]["max_box_acc"] == {"30": 100.0, "50": 100.0, "70": 50.0}
     assert r["metrics"]["max_box_acc_v1"] == 100.0
-    rows = list(csv.DictReader(open(tmp_path / "rows.csv")))
+    rows = list(csv.DictReader((tmp_path / "rows.csv").read_text().splitlines()))
     assert [row["iou_v2_at_best_iou70"] for row in rows] == ["0.640000", "1.000000"]
     assert [row["hit_v2_iou70"] for row in rows] == ["0", "1"]
 
@@ -208,7 +208,7 @@ def test_two_workers_give_exactly_the_counts_of_one(tmp_path):
     assert r2["metrics"] == r1["metrics"]
     assert 0 < r1["metrics"]["max_box_acc"]["50"] < 100  # a test that can tell
     assert (tmp_path / "one.csv").read_text() == (tmp_path / "two.csv").read_text()
-    rows = list(csv.DictReader(open(tmp_path / "one.csv")))
+    rows = list(csv.DictReader((tmp_path / "one.csv").read_text().splitlines()))
     # the per-image hits at the best thresholds add up to the accuracies
     for d in ("30", "50", "70"):
         assert 100 * sum(int(r[f"hit_v2_iou{d}"]) for r in rows) / 10 == r1["metrics"]["max_box_acc"][d]
@@ -376,7 +376,7 @@ def test_bad_arguments(two, capsys):
         (["--workers", "0"], "--workers"),
     ]:
         assert_fails(tmp_path, meta, folder, capsys, pattern, *extra)
-    with pytest.raises(InputError, match="maps .*no such folder or file"):
+    with pytest.raises(InputError, match=r"maps .*no such folder or file"):
         infocam.score_maps(tmp_path / "none", metadata=meta, dataset="CUB")
     with pytest.raises(InputError, match="--metadata-root DIR or as --data"):
         infocam.score_maps(folder)

@@ -301,11 +301,11 @@ class WSOLMeter:
             if not isinstance(correct, Tensor) or tuple(correct.shape) != (b, 2) or correct.dtype != torch.bool:
                 shape = tuple(correct.shape) if isinstance(correct, Tensor) else type(correct).__name__
                 raise ValueError(f"correct must be a (B, 2) = ({b}, 2) bool tensor; got {shape}")
-        if scores is not None:
-            if len(scores) != b or any(
-                not isinstance(x, np.ndarray) or x.shape != (height, width) or x.dtype.kind != "f" for x in scores
-            ):
-                raise ValueError(f"scores must be B={b} floating numpy maps of shape ({height}, {width})")
+        if scores is not None and (
+            len(scores) != b
+            or any(not isinstance(x, np.ndarray) or x.shape != (height, width) or x.dtype.kind != "f" for x in scores)
+        ):
+            raise ValueError(f"scores must be B={b} floating numpy maps of shape ({height}, {width})")
         if logits is not None or labels is not None:
             if logits is None or labels is None:
                 raise ValueError("logits and labels must be given together")

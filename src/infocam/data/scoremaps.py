@@ -50,6 +50,7 @@ MAP_SUFFIX = ".npy"
 #: wsolevaluation's dataset keys (its ImageNet is ``ILSVRC``).
 WSOL_DATASETS: tuple[str, ...] = ("CUB", "ILSVRC", "OpenImages")
 _SHOW = 5  # ids listed in an error message
+_LAST_PIXEL = np.array([0.0, 0.0, 1.0, 1.0])  # half-open (x1, y1) = inclusive + 1
 
 
 def first_few(ids: Sequence[str], n: int = _SHOW) -> str:
@@ -395,10 +396,10 @@ def scale_boxes(boxes: np.ndarray, size: tuple[int, int], to: tuple[int, int]) -
     b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
     if tuple(to) == tuple(size):
         return b.copy()
-    inclusive = b - [0.0, 0.0, 1.0, 1.0]
+    inclusive = b - _LAST_PIXEL
     scale_num = np.array([to[0], to[1], to[0], to[1]], dtype=np.float64)
     scale_den = np.array([size[0], size[1], size[0], size[1]], dtype=np.float64)
-    return np.trunc(inclusive * scale_num / scale_den) + [0.0, 0.0, 1.0, 1.0]
+    return np.trunc(inclusive * scale_num / scale_den) + _LAST_PIXEL
 
 
 def _wsol_split_dir(metadata: Path, dataset: str | None, split: str) -> Path:

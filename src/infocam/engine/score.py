@@ -193,7 +193,7 @@ def _fmt(x: float) -> str:
 def _row_header(s: _Settings, with_predictions: bool) -> list[str]:
     head = ["image_id"]
     if s.has_boxes:
-        head += [f"iou_v1_at_best", f"hit_v1_iou{V1_IOU}"]
+        head += ["iou_v1_at_best", f"hit_v1_iou{V1_IOU}"]
         for d in s.iou_thresholds:
             head += [f"iou_v2_at_best_iou{d:g}", f"hit_v2_iou{d:g}"]
         head += ["iou_gt_known", "hit_gt_known"]
