@@ -635,7 +635,8 @@ def test_truncated_or_foreign_checkpoint_is_one_line(tmp_path, capsys, csv_run) 
         (["--threshold", "nan"], "--threshold must lie in [0, 1]"),
         (["--batch-size", "0"], "--batch-size must be >= 1"),
         (["--workers", "-1"], "--workers must be >= 0"),
-        (["--methods", "cam,gradcam"], "unknown method 'gradcam'"),
+        (["--methods", "cam,gradcam"], "--methods: unknown method 'gradcam'"),
+        (["--methods", ","], "--methods must name at least one method"),
         (["--split", "holdout"], "unknown split 'holdout'"),
     ],
 )

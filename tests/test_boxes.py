@@ -7,13 +7,15 @@ import pytest
 import torch
 from scipy import ndimage
 
+from infocam import _boxes_fast
 from infocam.boxes import (
     all_component_boxes,
-    box_iou,
-    box_iou_pairwise,
+    boxes_at_thresholds,
     boxes_from_maps,
-    largest_contour_box,
+    foreground_masks,
+    reference_boxes,
 )
+from infocam.iou import box_hits, box_iou, box_iou_pairwise
 from infocam.maps import normalize_maps, resize_maps
 
 EIGHT = np.ones((3, 3), dtype=int)
@@ -21,12 +23,10 @@ EIGHT = np.ones((3, 3), dtype=int)
 
 @pytest.fixture(autouse=True, params=["tiled", "per_map"])
 def box_path(request, monkeypatch):
-    """Every test here runs on both CPU paths of the single-box rule: small
-    maps labelled many at a time in one tall image, and larger maps one at a
-    time (with the single-contour fast path)."""
-    import infocam.boxes as B
-
-    monkeypatch.setattr(B, "_TILED_MAX_PIXELS", 1 << 30 if request.param == "tiled" else 0)
+    """Every test here runs on both CPU speed paths of the single-box rule:
+    small maps labelled many at a time in one tall image, and larger maps
+    one at a time (with the single-contour shortcut)."""
+    monkeypatch.setattr(_boxes_fast, "TILED_MAX_PIXELS", 1 << 30 if request.param == "tiled" else 0)
     return request.param
 
 
@@ -119,8 +119,6 @@ def test_tie_is_decided_by_the_first_pixel_not_the_leftmost_column():
 
 
 def test_boxes_at_thresholds_equal_one_threshold_at_a_time():
-    from infocam.boxes import boxes_at_thresholds
-
     g = torch.Generator().manual_seed(7)
     maps = resize_maps(torch.randn(40, 6, 9, generator=g), (30, 45))
     maps[0] = 2.0  # constant
@@ -141,12 +139,10 @@ def test_boxes_at_thresholds_equal_one_threshold_at_a_time():
 
 
 def test_tall_images_are_split_into_chunks(monkeypatch):
-    import infocam.boxes as B
-
     g = torch.Generator().manual_seed(8)
     maps = resize_maps(torch.randn(23, 4, 4, generator=g), (16, 16))
     want = boxes_from_maps(maps, threshold=0.4)
-    monkeypatch.setattr(B, "_TILE_CHUNK_PIXELS", 3 * 17 * 16)  # three maps per tall image
+    monkeypatch.setattr(_boxes_fast, "TILE_CHUNK_PIXELS", 3 * 17 * 16)  # three maps per tall image
     assert torch.equal(boxes_from_maps(maps, threshold=0.4), want)
     norm = normalize_maps(maps).numpy()
     assert want.tolist() == [list(map(float, scipy_largest_box(n, 0.4))) for n in norm]
@@ -159,7 +155,7 @@ def test_pixels_and_contour_area_disagree_on_a_thin_line():
     maps = t(m)[None]
     assert boxes_from_maps(maps).tolist() == [[0.0, 1.0, 11.0, 2.0]]
     assert boxes_from_maps(maps, largest="contour_area").tolist() == [[4.0, 4.0, 7.0, 7.0]]
-    assert largest_contour_box(maps).tolist() == [[4.0, 4.0, 7.0, 7.0]]
+    assert reference_boxes(maps, largest="contour_area").tolist() == [[4.0, 4.0, 7.0, 7.0]]
 
 
 def test_contour_area_agrees_on_ordinary_blobs():
@@ -314,20 +310,26 @@ def test_box_iou_bad_shapes_name_the_argument():
         box_iou_pairwise(torch.zeros(2, 4), torch.zeros(1, 4))
 
 
-def test_per_map_path_equals_normalize_then_threshold():
-    # boxes_from_maps normalises one map at a time in NumPy; it must give the very
-    # masks of normalize_maps + foreground_masks (the tensor path the meters use).
-    from infocam.boxes import boxes_from_masks, foreground_masks, normalized_maps
-
+@pytest.mark.parametrize("largest", ["pixels", "contour_area"])
+def test_speed_paths_equal_the_reference(largest):
+    # boxes_from_maps thresholds by one comparison, labels small maps many at
+    # a time and skips labelling single components: each path (this test runs
+    # on both, see box_path) must give the boxes of the plain reference rule
     g = torch.Generator().manual_seed(3)
     maps = torch.nn.functional.interpolate(torch.rand(64, 1, 7, 7, generator=g), size=(40, 40), mode="bicubic")[:, 0]
     maps[0] = 1.0  # constant
     maps[1, 3, 3] = float("nan")
     maps[2] = torch.round(maps[2] * 4) / 4  # plateaus and ties at the threshold
     maps[3, 0, 0], maps[3, 5, 5] = -3e38, 3e38  # span overflows float32
-    for t in (0.0, 0.2, 0.25, 0.5, 1.0):
-        ref = boxes_from_masks(foreground_masks(normalized_maps(maps), t))
-        assert np.array_equal(boxes_from_maps(maps, threshold=t).numpy().astype(np.int64), ref), t
+    maps[4] = 0.0
+    maps[4, 2:30:3, 5] = 1.0  # many one-pixel components, all tied
+    maps[5, 1, 0:30] = 1.0  # a thin line next to a blob: the two rules disagree
+    maps[5, 10:14, 10:14] = 1.0
+    ts = (0.0, 0.2, 0.25, 0.5, 1.0)
+    got = boxes_at_thresholds(maps, ts, largest=largest)
+    for k, t in enumerate(ts):
+        assert torch.equal(got[k], reference_boxes(maps, threshold=t, largest=largest)), t
+        assert torch.equal(boxes_from_maps(maps, threshold=t, largest=largest), got[k]), t
 
 
 def _cutoff_cases() -> list[np.ndarray]:
@@ -351,9 +353,7 @@ def _cutoff_cases() -> list[np.ndarray]:
 def test_foreground_by_cutoff_equals_normalize_then_threshold(case):
     # boxes_from_maps thresholds each map with ONE comparison against the
     # smallest foreground value; the mask must equal normalise-then-compare
-    # (the tensor path of the meters) at every threshold, bit for bit.
-    from infocam.boxes import _foreground, foreground_masks
-
+    # (the reference steps 2-3) at every threshold, bit for bit.
     m = _cutoff_cases()[case]
     values = np.unique(normalize_maps(torch.from_numpy(m)[None]).numpy())
     edges = np.concatenate([values, np.nextafter(values, np.float32(2)), np.nextafter(values, np.float32(-1))])
@@ -361,19 +361,19 @@ def test_foreground_by_cutoff_equals_normalize_then_threshold(case):
     thresholds += [float(v) for v in edges if 0.0 <= v <= 1.0]  # every normalised value and its neighbours
     for th in thresholds:
         want = foreground_masks(normalize_maps(torch.from_numpy(m)[None]), th)[0]
-        got = _foreground(m, th, np.float32(th))
-        got = np.zeros_like(want) if got is None else got
-        assert np.array_equal(got, want), (case, th)
+        cut, ok = _boxes_fast.cutoffs(np.array([m.min()]), np.array([m.max()]), th)
+        if ok[0]:
+            assert np.array_equal((m >= cut[0]).view(np.uint8), want), (case, th)
+        else:  # no cutoff: a constant map or a span that overflows
+            assert m.max() == m.min() or max(-m.min(), m.max()) > 1.7e38, (case, th)
 
 
 @pytest.mark.parametrize("case", range(9))
-def test_vectorised_cutoffs_are_the_smallest_foreground_value(case):
-    # small maps get their cutoffs for a whole batch at once: the one-map
-    # rule's value where it has one, and by bisection where the cut is
-    # further than one float32 step from the estimate; always the smallest
-    # float32 value whose normalised value reaches the threshold
-    from infocam.boxes import _cutoff, _cutoffs
-
+def test_cutoffs_are_the_smallest_foreground_value(case):
+    # cutoffs come for a whole batch at once: from the float64 estimate and
+    # its float32 neighbours, and by bisection where the cut is further than
+    # one float32 step from the estimate; always the smallest float32 value
+    # whose normalised value reaches the threshold
     m = _cutoff_cases()[case]
     rng = np.random.default_rng(case)
     lo = np.concatenate([[m.min()], rng.standard_normal(20) * 50, [-1e6, 3.0, -40.0]]).astype(np.float32)
@@ -381,25 +381,22 @@ def test_vectorised_cutoffs_are_the_smallest_foreground_value(case):
     bisected = 0
     for th in (0.0, 1e-300, 1e-30, 0.1, 0.2, 0.25, 0.5, 0.7, 0.999, 1.0):
         t = np.float32(th)
-        cut, ok = _cutoffs(lo, hi, th)
+        cut, ok = _boxes_fast.cutoffs(lo, hi, th)
         for i in range(len(lo)):
-            want = _cutoff(lo[i], hi[i], th, t)
-            eligible = t > 0 and lo[i] < hi[i] and lo[i] >= -1.7e38 and hi[i] <= 1.7e38
+            eligible = lo[i] < hi[i] and lo[i] >= -1.7e38 and hi[i] <= 1.7e38
             assert bool(ok[i]) == eligible, (case, th, i)
-            if want is not None:
-                assert float(cut[i]) == want, (case, th, i)
             if ok[i]:
-                bisected += want is None
+                estimate = np.float32(float(lo[i]) + th * (float(hi[i]) - float(lo[i])))
+                bisected += cut[i] not in (estimate, np.nextafter(estimate, np.float32(np.inf)))
                 c = cut[i]
                 prev = np.nextafter(c, np.float32(-np.inf))
-                assert (c - lo[i]) / (hi[i] - lo[i]) >= t, (case, th, i)
-                assert not (prev - lo[i]) / (hi[i] - lo[i]) >= t or prev <= lo[i], (case, th, i)
+                q, q_prev = (c - lo[i]) / (hi[i] - lo[i]), (prev - lo[i]) / (hi[i] - lo[i])
+                assert q >= t and q > 0, (case, th, i)
+                assert not (q_prev >= t and q_prev > 0), (case, th, i)
     assert bisected > 0  # the far cuts occur: a min far from 0 next to the span
 
 
 def test_box_hits_by_hand():
-    from infocam.boxes import box_hits
-
     boxes = t([[0, 0, 4, 4], [0, 0, 4, 4], [0, 0, 4, 4], [0, 0, 0, 0]])
     gts = [
         t([[0, 0, 4, 2]]),  # IoU 8/16 = 0.5 exactly: a hit

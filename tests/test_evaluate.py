@@ -8,10 +8,11 @@ from torch.utils.data import DataLoader
 
 from data_factory import make_csv
 from infocam import cam_maps
-from infocam.boxes import box_iou, boxes_from_maps
+from infocam.boxes import boxes_from_maps
 from infocam.cli import main
 from infocam.data import build_dataset, collate
 from infocam.engine.evaluate import Variant, evaluate, main_variants
+from infocam.iou import box_iou
 from infocam.models import build_model
 
 
@@ -140,3 +141,20 @@ def test_evaluate_cli_writes_json_and_refuses_to_overwrite(trained_run, tmp_path
     assert "GT-known Loc" in capsys.readouterr().out
     assert main(argv) == 2
     assert "--overwrite" in capsys.readouterr().err
+
+
+def test_library_errors_name_the_argument_not_a_flag():
+    # a library caller never typed --region: the message names the argument,
+    # and it is a plain ValueError (the command line maps it to the flag)
+    from infocam.errors import InputError
+
+    for call, fragment in [
+        (lambda: main_variants(["cam"], 0), r"^region must be an integer >= 1"),
+        (lambda: main_variants(["gradcam"], 1), r"^methods: unknown method 'gradcam'"),
+        (lambda: evaluate(None, [], variants=[], thresholds=1.5), r"^threshold must lie in \[0, 1\]"),
+        (lambda: evaluate(None, [], variants=[], cam_curve_step=0), r"^cam_curve_step must lie in \(0, 1\]"),
+        (lambda: evaluate(None, [], variants=[]), r"^variants must name at least one method"),
+    ]:
+        with pytest.raises(ValueError, match=fragment) as err:
+            call()
+        assert not isinstance(err.value, InputError) and "--" not in str(err.value)

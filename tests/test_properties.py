@@ -130,13 +130,16 @@ def test_boxes_from_maps_never_crashes_and_boxes_lie_inside_the_image(maps, thre
 @given(maps=maps_of(any_float), threshold=st.floats(0, 1))
 def test_one_comparison_foreground_equals_normalize_then_threshold(maps, threshold) -> None:
     # boxes_from_maps compares each map with one cutoff value instead of
-    # normalising it: the masks must be those of the tensor path, bit for bit.
-    from infocam.boxes import _foreground, foreground_masks
+    # normalising it: where it has a cutoff, the masks must be those of the
+    # reference steps (normalize_maps + foreground_masks), bit for bit.
+    from infocam._boxes_fast import cutoffs
+    from infocam.boxes import foreground_masks
 
     want = foreground_masks(normalize_maps(maps), threshold)
-    for i, m in enumerate(maps.numpy()):
-        got = _foreground(m, threshold, np.float32(threshold))
-        assert np.array_equal(np.zeros_like(want[i]) if got is None else got, want[i])
+    arr = maps.numpy()
+    cut, ok = cutoffs(arr.min(axis=(1, 2)), arr.max(axis=(1, 2)), threshold)
+    for i in np.flatnonzero(ok):
+        assert np.array_equal((arr[i] >= cut[i]).view(np.uint8), want[i])
 
 
 @SETTINGS
@@ -145,13 +148,20 @@ def test_one_comparison_foreground_equals_normalize_then_threshold(maps, thresho
 @given(maps=maps_of(any_float), threshold=st.floats(0, 1))
 def test_small_maps_labelled_together_give_the_boxes_of_normalize_then_threshold(maps, threshold) -> None:
     # small maps are thresholded with vectorised cutoffs and labelled in one
-    # tall image: every box must be that of the per-mask rule on the masks of
-    # the tensor path (normalize_maps + foreground_masks)
-    from infocam.boxes import _largest_by_pixels, boxes_at_thresholds, foreground_masks
+    # tall image, larger ones one at a time: every box must be that of the
+    # plain reference rule
+    from infocam import _boxes_fast
+    from infocam.boxes import boxes_at_thresholds, reference_boxes
 
-    want = [_largest_by_pixels(m) for m in foreground_masks(normalize_maps(maps), threshold)]
+    want = reference_boxes(maps, threshold=threshold).tolist()
     got = boxes_at_thresholds(maps, [threshold, threshold])
-    assert got[0].tolist() == got[1].tolist() == [list(map(float, w)) for w in want]
+    assert got[0].tolist() == got[1].tolist() == want
+    tiled = _boxes_fast.TILED_MAX_PIXELS
+    try:
+        _boxes_fast.TILED_MAX_PIXELS = 0  # the one-map-at-a-time path
+        assert boxes_at_thresholds(maps, [threshold])[0].tolist() == want
+    finally:
+        _boxes_fast.TILED_MAX_PIXELS = tiled
 
 
 @SETTINGS

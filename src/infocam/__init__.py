@@ -17,9 +17,10 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from infocam import losses
-from infocam.boxes import all_component_boxes, box_iou, boxes_at_thresholds, boxes_from_maps
+from infocam.boxes import all_component_boxes, boxes_at_thresholds, boxes_from_maps
 from infocam.errors import InputError
 from infocam.extract import CAMExtractor, CAMResult
+from infocam.iou import box_iou
 from infocam.maps import METHODS, cam_maps, normalize_maps, region_sum, resize_maps
 from infocam.metrics import WSOLMeter
 

@@ -29,6 +29,20 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from infocam.checks import check_choice, check_region, shape_or_type
+
+__all__ = [
+    "METHODS",
+    "PADDINGS",
+    "Method",
+    "Padding",
+    "cam_maps",
+    "effective_weights",
+    "normalize_maps",
+    "region_sum",
+    "resize_maps",
+]
+
 Method = Literal["cam", "infocam", "infocam+"]
 Padding = Literal["same", "full"]
 
@@ -40,12 +54,6 @@ def _check_method(method: str) -> str:
     if not isinstance(method, str) or method.lower() not in METHODS:
         raise ValueError(f"method must be one of {METHODS}; got {method!r}")
     return method.lower()
-
-
-def _check_region(region: int) -> int:
-    if isinstance(region, bool) or not isinstance(region, int) or region < 1:
-        raise ValueError(f"region must be an integer >= 1 (1 means no region); got {region!r}")
-    return region
 
 
 def effective_weights(
@@ -81,9 +89,8 @@ def region_sum(maps: Tensor, region: int, padding: str = "same") -> Tensor:
     convolution with padding R-1: the output is (h+R-1, w+R-1) and output
     (i, j) covers rows ``i-R+1 .. i``. Cells outside the map count as zero.
     """
-    region = _check_region(region)
-    if padding not in PADDINGS:
-        raise ValueError(f"padding must be one of {PADDINGS}; got {padding!r}")
+    region = check_region(region)
+    padding = check_choice(padding, "padding", PADDINGS)
     if region == 1:
         return maps
     if padding == "same":
@@ -130,18 +137,15 @@ def cam_maps(
         dtype of ``features``; differentiable; signs kept (no ReLU).
     """
     method = _check_method(method)
-    region = _check_region(region)
-    if padding not in PADDINGS:
-        raise ValueError(f"padding must be one of {PADDINGS}; got {padding!r}")
+    region = check_region(region)
+    padding = check_choice(padding, "padding", PADDINGS)
     if not isinstance(features, Tensor) or features.dim() != 4:
-        shape = tuple(features.shape) if isinstance(features, Tensor) else type(features).__name__
-        raise ValueError(f"features must be a 4-D tensor (B, K, h, w); got {shape}")
+        raise ValueError(f"features must be a 4-D tensor (B, K, h, w); got {shape_or_type(features)}")
     if not features.is_floating_point():
         raise ValueError(f"features must be a floating-point tensor; got dtype {features.dtype}")
     b, k = features.shape[:2]
     if not isinstance(fc_weight, Tensor) or fc_weight.dim() != 2 or fc_weight.shape[1] != k:
-        shape = tuple(fc_weight.shape) if isinstance(fc_weight, Tensor) else type(fc_weight).__name__
-        raise ValueError(f"fc_weight must be a 2-D tensor (M, K) with K={k} (the channels of features); got {shape}")
+        raise ValueError(f"fc_weight must be a 2-D tensor (M, K) with K={k} (the channels of features); got {shape_or_type(fc_weight)}")
     m = fc_weight.shape[0]
     if method == "infocam" and m < 2:
         raise ValueError(f"method 'infocam' needs at least 2 classes; fc_weight has M={m}")
@@ -149,8 +153,7 @@ def cam_maps(
     if logits is not None and (
         not isinstance(logits, Tensor) or logits.dim() != 2 or tuple(logits.shape) != (b, m)
     ):
-        shape = tuple(logits.shape) if isinstance(logits, Tensor) else type(logits).__name__
-        raise ValueError(f"logits must be a (B, M) = ({b}, {m}) tensor; got {shape}")
+        raise ValueError(f"logits must be a (B, M) = ({b}, {m}) tensor; got {shape_or_type(logits)}")
 
     weight = fc_weight.to(device=features.device, dtype=features.dtype)
     least_likely = None

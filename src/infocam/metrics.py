@@ -34,14 +34,16 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from infocam.boxes import (
-    box_hits,
-    boxes_from_maps,
-    check_largest,
+from infocam.boxes import LARGEST, boxes_from_maps, maps_at_size
+from infocam.checks import (
+    check_choice,
+    check_fraction,
     check_size,
+    check_step,
     check_threshold,
-    resized_maps,
+    shape_or_type,
 )
+from infocam.iou import box_hits
 from infocam.maps import normalize_maps
 from infocam.sweep import (
     IOU_THRESHOLDS,
@@ -61,12 +63,10 @@ V1_IOU = 50
 def topk_correct(logits: Tensor, labels: Tensor, ks: Sequence[int] = (1, 5)) -> Tensor:
     """(B, len(ks)) bool: is ``labels[i]`` among the top-k logits of row i (k capped at M)?"""
     if not isinstance(logits, Tensor) or logits.dim() != 2 or logits.shape[1] == 0:
-        shape = tuple(logits.shape) if isinstance(logits, Tensor) else type(logits).__name__
-        raise ValueError(f"logits must be a (B, M) tensor; got {shape}")
+        raise ValueError(f"logits must be a (B, M) tensor; got {shape_or_type(logits)}")
     b, m = logits.shape
     if not isinstance(labels, Tensor) or labels.dim() != 1 or labels.shape[0] != b:
-        shape = tuple(labels.shape) if isinstance(labels, Tensor) else type(labels).__name__
-        raise ValueError(f"labels must be a (B,) tensor with B={b}; got {shape}")
+        raise ValueError(f"labels must be a (B,) tensor with B={b}; got {shape_or_type(labels)}")
     if labels.is_floating_point() or labels.dtype == torch.bool:
         raise ValueError(f"labels must be integer class indices; got dtype {labels.dtype}")
     if b and (int(labels.min()) < 0 or int(labels.max()) >= m):
@@ -97,8 +97,7 @@ class PxAPCounter:
     """
 
     def __init__(self, step: float = 0.01) -> None:
-        if not isinstance(step, (int, float)) or isinstance(step, bool) or not 0 < step <= 1:
-            raise ValueError(f"cam_curve_step must be in (0, 1]; got {step!r}")
+        step = check_step(step)
         self.thresholds = np.arange(0, 1, step)
         self.edges = np.append(self.thresholds, [1.0, 2.0, 3.0])
         self.n_bins = self.edges.size - 1
@@ -166,22 +165,14 @@ class WSOLMeter:
     ) -> None:
         self.size = check_size(size)
         self.threshold = check_threshold(threshold)
-        if isinstance(iou, bool) or not isinstance(iou, (int, float)) or not 0 <= iou <= 1:
-            raise ValueError(f"iou must be a number in [0, 1]; got {iou!r}")
-        self.iou = float(iou)
-        if sweep not in SWEEPS:
-            raise ValueError(f"sweep must be one of {tuple(SWEEPS)}; got {sweep!r}")
-        self.sweep = sweep
-        self.largest = check_largest(largest)
+        self.iou = check_fraction(iou, "iou")
+        self.sweep = check_choice(sweep, "sweep", tuple(SWEEPS))
+        self.largest = check_choice(largest, "largest", LARGEST)
         d = tuple(iou_thresholds)
         if not d or not all(isinstance(x, (int, float)) and 0 <= x <= 100 for x in d):
             raise ValueError(f"iou_thresholds must be percentages in [0, 100]; got {iou_thresholds!r}")
         self.iou_thresholds = d
-        if isinstance(cam_curve_step, bool) or not isinstance(cam_curve_step, (int, float)):
-            raise ValueError(f"cam_curve_step must be in (0, 1]; got {cam_curve_step!r}")
-        if not 0 < cam_curve_step <= 1:
-            raise ValueError(f"cam_curve_step must be in (0, 1]; got {cam_curve_step!r}")
-        self.cam_curve_step = float(cam_curve_step)
+        self.cam_curve_step = check_step(cam_curve_step)
         self.max_box_acc = bool(max_box_acc)
         self.max_box_acc_v1 = bool(max_box_acc_v1)
         self.thresholds = np.arange(0, 1, self.cam_curve_step)
@@ -292,7 +283,7 @@ class WSOLMeter:
                 predictions, when the caller has class lists instead of
                 logits (then ``logits`` and ``labels`` stay None).
         """
-        resized = resized_maps(maps, self.size)  # validates maps
+        resized = maps_at_size(maps, self.size)  # validates maps
         b, height, width = resized.shape
         gts = check_gt_boxes(gt_boxes, b)
         if correct is not None:
@@ -316,14 +307,12 @@ class WSOLMeter:
             if masks is None:
                 raise ValueError("masks are required for PxAP (the meter was built with pxap=True)")
             if not isinstance(masks, Tensor) or tuple(masks.shape) != (b, height, width):
-                shape = tuple(masks.shape) if isinstance(masks, Tensor) else type(masks).__name__
-                raise ValueError(f"masks must be a (B, H, W) = ({b}, {height}, {width}) tensor; got {shape}")
+                raise ValueError(f"masks must be a (B, H, W) = ({b}, {height}, {width}) tensor; got {shape_or_type(masks)}")
 
         if boxes is None:
             boxes = boxes_from_maps(resized, threshold=self.threshold, largest=self.largest)
         elif not isinstance(boxes, Tensor) or tuple(boxes.shape) != (b, 4):
-            shape = tuple(boxes.shape) if isinstance(boxes, Tensor) else type(boxes).__name__
-            raise ValueError(f"boxes must be a (B, 4) = ({b}, 4) tensor, one box per map; got {shape}")
+            raise ValueError(f"boxes must be a (B, 4) = ({b}, 4) tensor, one box per map; got {shape_or_type(boxes)}")
         boxes = boxes.cpu()
         hit = box_hits(boxes, gts, self.iou)
         # float64, as wsolevaluation's score maps: u8 = trunc(exact score * 255)

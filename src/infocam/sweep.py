@@ -14,7 +14,7 @@ ground-truth boxes as follows; this module reproduces it to the pixel.
    the box is one pixel too wide unless clipped - a quirk we keep). A mask
    with no contour gives the single box ``(0, 0, 0, 0)``.
 4. IoU is the inclusive (+1) IoU with both overlaps clamped at 0
-   (:func:`inclusive_iou`); ground-truth boxes, half-open here, enter as
+   (:func:`infocam.iou.inclusive_iou`); ground-truth boxes, half-open here, enter as
    ``(x0, y0, x1 - 1, y1 - 1)``. Threshold ``t`` is a hit at IoU level ``d``
    (30, 50, 70) when ANY (candidate, GT) pair has ``IoU >= d / 100``.
 
@@ -44,6 +44,8 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 import torch
+
+from infocam.iou import inclusive_iou
 
 IOU_THRESHOLDS: tuple[int, ...] = (30, 50, 70)
 
@@ -139,28 +141,6 @@ def _check_iou_thresholds(iou_thresholds: Sequence[float]) -> np.ndarray:
 # ----------------------------------------------------------------------------
 # The reference: wsolevaluation's loop
 # ----------------------------------------------------------------------------
-
-
-def inclusive_iou(box_a: np.ndarray, box_b: np.ndarray) -> np.ndarray:
-    """wsolevaluation's ``calculate_multiple_iou``: (N, 4) x (M, 4) -> (N, M) float64.
-
-    Inclusive pixel boxes ``(x0, y0, x1, y1)``; overlaps clamped at 0; a
-    non-positive union scores 0.
-    """
-    a = np.asarray(box_a, dtype=np.float64).reshape(-1, 4)
-    b = np.asarray(box_b, dtype=np.float64).reshape(-1, 4)
-    min_x = np.maximum(a[:, None, 0], b[None, :, 0])
-    min_y = np.maximum(a[:, None, 1], b[None, :, 1])
-    max_x = np.minimum(a[:, None, 2], b[None, :, 2])
-    max_y = np.minimum(a[:, None, 3], b[None, :, 3])
-    inter = np.maximum(0, max_x - min_x + 1) * np.maximum(0, max_y - min_y + 1)
-    area_a = (a[:, 2] - a[:, 0] + 1) * (a[:, 3] - a[:, 1] + 1)
-    area_b = (b[:, 2] - b[:, 0] + 1) * (b[:, 3] - b[:, 1] + 1)
-    denom = area_a[:, None] + area_b[None, :] - inter
-    bad = denom <= 0
-    out = inter / np.where(bad, 1.0, denom)
-    out[bad] = 0.0
-    return out
 
 
 def contour_boxes(mask: np.ndarray, multi_contour: bool = True) -> np.ndarray:

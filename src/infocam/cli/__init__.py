@@ -12,6 +12,7 @@ import argparse
 import errno
 import importlib
 import pkgutil
+import re
 import sys
 from collections.abc import Sequence
 
@@ -94,10 +95,30 @@ def _os_message(exc: OSError) -> str:
     return _one_line(str(exc)) or type(exc).__name__
 
 
+def _as_flag_error(parser: argparse.ArgumentParser, exc: ValueError) -> str | None:
+    """A library error about an argument, restated with the flag the user typed.
+
+    Library functions raise ``ValueError("threshold must lie in [0, 1]; ...")``
+    naming their argument; when that name is the destination of one of this
+    command's options (``--threshold``), the message names the option
+    instead. Any other ``ValueError`` is a bug and gives None.
+    """
+    text = _one_line(str(exc))
+    match = re.match(r"([A-Za-z_][A-Za-z0-9_]*)\b", text)
+    if not match:
+        return None
+    for action in parser._actions:
+        if action.dest == match.group(1) and action.option_strings:
+            flag = max(action.option_strings, key=len)
+            return flag + text[match.end() :]
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``infocam`` command line; returns the exit code.
 
-    A user error (an :class:`InputError`, a path that is missing or not
+    A user error (an :class:`InputError`, a library ``ValueError`` about an
+    argument the user gave as a flag, a path that is missing or not
     writable, a full disk) prints one line, ``infocam COMMAND: error: ...``,
     to stderr and returns 2, with no traceback.
     """
@@ -111,6 +132,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         rc = args._run(args)
     except InputError as exc:
         print(f"{prefix} {_one_line(str(exc))}", file=sys.stderr)
+        return 2
+    except ValueError as exc:
+        message = _as_flag_error(args._parser, exc)
+        if message is None:
+            raise
+        print(f"{prefix} {message}", file=sys.stderr)
         return 2
     except OSError as exc:
         if not (isinstance(exc, _USER_OSERRORS) or exc.errno in _USER_ERRNOS):

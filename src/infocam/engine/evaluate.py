@@ -13,7 +13,6 @@ paper's Table 5 corners: ``cam_r{R}`` (region, no subtraction) and
 
 from __future__ import annotations
 
-import math
 import numbers
 import sys
 from collections.abc import Callable, Iterable, Sequence
@@ -24,6 +23,7 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from infocam.boxes import boxes_at_thresholds
+from infocam.checks import check_region, check_step, check_threshold
 from infocam.engine.build import workers_stopped_on_error
 from infocam.errors import InputError
 from infocam.extract import CAMExtractor
@@ -50,12 +50,11 @@ class Variant:
 
 def main_variants(methods: Iterable[str], region: int, *, ablation: bool = False) -> list[Variant]:
     """The variants reported for ``methods`` at region ``region`` (see module doc)."""
-    if isinstance(region, bool) or not isinstance(region, int) or region < 1:
-        raise InputError(f"--region must be an integer >= 1 (1 means no region); got {region!r}")
+    region = check_region(region)
     out: list[Variant] = []
     for m in methods:
         if m not in METHODS:
-            raise InputError(f"--methods: unknown method {m!r}; choose from {', '.join(METHODS)}")
+            raise ValueError(f"methods: unknown method {m!r}; choose from {', '.join(METHODS)}")
         out.append(Variant(m, m, 1 if m == "cam" else region))
     if ablation and region > 1:
         out.append(Variant(f"cam_r{region}", "cam", region))
@@ -65,16 +64,7 @@ def main_variants(methods: Iterable[str], region: int, *, ablation: bool = False
 
 def _iter_thresholds(thresholds: float | Sequence[float]) -> list[float]:
     ts = [thresholds] if isinstance(thresholds, numbers.Real) else list(thresholds)
-    for t in ts:
-        if isinstance(t, bool) or not isinstance(t, numbers.Real) or math.isnan(float(t)) or not 0.0 <= float(t) <= 1.0:
-            raise InputError(f"--threshold must lie in [0, 1]; got {t!r}")
-    return [float(t) for t in ts]
-
-
-def _check_step(step: float) -> float:
-    if isinstance(step, bool) or not isinstance(step, numbers.Real) or not 0.0 < float(step) <= 1.0:
-        raise InputError(f"--cam-curve-step must lie in (0, 1]; got {step!r}")
-    return float(step)
+    return [check_threshold(t) for t in ts]
 
 
 def _check_labels(labels: Tensor, num_classes: int, batch: dict) -> None:
@@ -133,13 +123,13 @@ def evaluate(
     the first N images with them (the curves cost 2 S forward passes per image).
     """
     ts = _iter_thresholds(thresholds)
-    cam_curve_step = _check_step(cam_curve_step)
+    cam_curve_step = check_step(cam_curve_step)
     if not variants:
-        raise InputError("no method to evaluate: pass at least one of --methods")
+        raise ValueError("variants must name at least one method: no method to evaluate")
     extractor = extractor or CAMExtractor(model)
     per_variant = {v.name: ts if v.threshold is None else _iter_thresholds(v.threshold) for v in variants}
     if len(per_variant) != len(variants):
-        raise InputError("variant names must be unique")
+        raise ValueError("variants must have unique names")
     # Variants with the same (method, region) share their maps, and the
     # threshold-free sweep (MaxBoxAccV2) and PxAP run once for them: on the
     # first meter of the first such variant (its "owner").
@@ -315,13 +305,15 @@ def evaluate_checkpoint(
     from infocam.fileio import atomic_write_json, check_writable_file
 
     if batch_size < 1:
-        raise InputError(f"--batch-size must be >= 1; got {batch_size}")
+        raise ValueError(f"batch_size must be >= 1; got {batch_size}")
     if workers < 0:
-        raise InputError(f"--workers must be >= 0; got {workers}")
+        raise ValueError(f"workers must be >= 0; got {workers}")
+    if not methods:
+        raise ValueError("methods must name at least one method; got none")
     if region is not None:
-        main_variants(methods, region)  # validates --region and --methods
+        main_variants(methods, region)  # validates region and methods
     _iter_thresholds(threshold)
-    _check_step(cam_curve_step)
+    check_step(cam_curve_step)
     _faithfulness_meters((), faithfulness, faithfulness_images)  # validates the options
     if json_out:
         check_writable_file(json_out, what="--json")  # before the work, not after it

@@ -20,8 +20,9 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from infocam.boxes import box_hits, boxes_at_thresholds
+from infocam.boxes import boxes_at_thresholds
 from infocam.extract import CAMExtractor
+from infocam.iou import box_hits
 from infocam.maps import cam_maps, resize_maps
 
 

@@ -29,11 +29,12 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 
-from infocam.boxes import box_iou, boxes_from_maps
+from infocam.boxes import boxes_from_maps
 from infocam.data.collate import collate
 from infocam.data.transforms import IMAGENET_MEAN, IMAGENET_STD
 from infocam.errors import InputError
 from infocam.extract import CAMExtractor
+from infocam.iou import box_iou
 from infocam.maps import METHODS, cam_maps, normalize_maps, resize_maps
 from infocam.viz.overlay import METHOD_TITLES, Panel, to_rgb
 
