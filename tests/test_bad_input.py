@@ -555,7 +555,7 @@ def test_diverged_model_is_a_clear_error_not_a_wrong_head(tmp_path, capsys, csv_
     with torch.no_grad():
         for p in model.parameters():
             p.fill_(float("nan"))
-    with pytest.raises(InputError, match="NaN or infinite for every image"):
+    with pytest.raises(ValueError, match="NaN or infinite for every image"):
         CAMExtractor(model)(torch.rand(2, 3, 32, 32))
     _, data, _ = csv_run
     ckpt = save_checkpoint(tmp_path / "nan.pt", data, model=model)

@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor, nn
 
-from infocam.errors import InputError
 from infocam.maps import METHODS, cam_maps
 
 __all__ = ["CAMExtractor", "CAMResult", "find_gap_linear"]
@@ -83,12 +82,12 @@ def _resolve(model: nn.Module, layer: nn.Module | str | None, what: str) -> tupl
     names = dict(model.named_modules())
     if isinstance(layer, str):
         if layer not in names:
-            raise InputError(f"{what} {layer!r} is not a sub-module of the model")
+            raise ValueError(f"{what} {layer!r} is not a sub-module of the model")
         return layer, names[layer]
     for name, mod in names.items():
         if mod is layer:
             return name, mod
-    raise InputError(f"{what} must be a sub-module of the model (or its dotted name)")
+    raise ValueError(f"{what} must be a sub-module of the model (or its dotted name)")
 
 
 def _close(a: Tensor, b: Tensor, rtol: float, atol: float) -> bool:
@@ -121,7 +120,7 @@ def find_gap_linear(
     Returns ``(feature layer name, linear layer name, post)`` where ``post`` is
     ``"identity"``, or ``"relu"`` when the model applies a functional ReLU to
     the layer's output before pooling (torchvision's DenseNet does).
-    Raises :class:`~infocam.errors.InputError` (a ``ValueError``) that says
+    Raises ``ValueError`` that says
     what was found when the model does not end in global average pooling +
     one linear layer, or when the probe batch gives NaN/inf everywhere (the
     layers cannot be told apart then). A NaN or inf in some entries only is
@@ -147,25 +146,25 @@ def find_gap_linear(
         output = model(inputs)
 
     if not isinstance(output, Tensor) or output.dim() != 2:
-        raise InputError(
+        raise ValueError(
             f"the model must return a (B, M) tensor of logits; it returned {_shape(output)}"
         )
     # The linear layer that produced the logits.
     if fixed_fc is not None:
         fc_name, fc = fixed_fc
         if not isinstance(fc, nn.Linear):
-            raise InputError(f"fc_layer {fc_name!r} is a {type(fc).__name__}, not an nn.Linear")
+            raise ValueError(f"fc_layer {fc_name!r} is a {type(fc).__name__}, not an nn.Linear")
     else:
         linears = [r for r in records if isinstance(r.module, nn.Linear)]
         if not linears:
-            raise InputError(
+            raise ValueError(
                 "the model has no nn.Linear layer that runs in forward(): not a GAP + linear "
                 "classifier (pass fc_layer= if the head is a 1x1 convolution wrapped otherwise)"
             )
         fc_name, fc = linears[-1].name, linears[-1].module
     fc_positions = [i for i, r in enumerate(records) if r.name == fc_name]
     if not fc_positions:
-        raise InputError(f"fc_layer {fc_name!r} did not run in forward()")
+        raise ValueError(f"fc_layer {fc_name!r} did not run in forward()")
     fc_pos = fc_positions[-1]
     fc_out = records[fc_pos].output
     same = fc_out is output or (
@@ -180,13 +179,13 @@ def find_gap_linear(
             for r in records[fc_pos + 1:]
             if not fc_name.startswith(r.name + ".")
         ]
-        raise InputError(
+        raise ValueError(
             f"the model's output is not the output of its last linear layer {_module_label(fc_name, fc)}; "
             f"it is followed by {', '.join(after[:4]) or 'other computation'}: not a GAP + linear head"
         )
     fc_in = linear_inputs.get(fc_name)
     if fc_in is None or fc_in.dim() != 2:
-        raise InputError(
+        raise ValueError(
             f"the last linear layer {_module_label(fc_name, fc)} takes {_shape(fc_in)}, "
             "not a (B, K) pooled vector: not a GAP + linear head"
         )
@@ -202,7 +201,7 @@ def find_gap_linear(
         return None
 
     if not bool(torch.isfinite(fc_in).any()):
-        raise InputError(
+        raise ValueError(
             f"the input of the last linear layer {_module_label(fc_name, fc)} is NaN or infinite for "
             "every image of this batch, so the feature layer cannot be located: the model's weights "
             "(a diverged training run?) or the images hold NaN/inf"
@@ -212,7 +211,7 @@ def find_gap_linear(
         out = next((r.output for r in reversed(records) if r.name == feat_name), None)
         post = pools_to_fc(out)
         if post is None:
-            raise InputError(
+            raise ValueError(
                 f"feature_layer {_module_label(feat_name, feat)} outputs {_shape(out)}, whose spatial "
                 f"mean is not the input {tuple(fc_in.shape)} of {_module_label(fc_name, fc)}"
             )
@@ -231,7 +230,7 @@ def find_gap_linear(
             if last is not None
             else "no layer before it outputs a 4-D feature map"
         )
-        raise InputError(
+        raise ValueError(
             f"no feature map (B, {k}, h, w) averages to the input {tuple(fc_in.shape)} of the last linear "
             f"layer {_module_label(fc_name, fc)}; {found}: not a GAP + linear head "
             "(pass feature_layer= and fc_layer= explicitly if the head is unusual)"

@@ -36,7 +36,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from infocam.errors import InputError
 
 __all__ = [
     "PCSigmoidLoss",
@@ -61,12 +60,12 @@ def _as_tensor(x: ArrayLike, name: str) -> Tensor:
     try:
         return torch.as_tensor(np.asarray(x))
     except (TypeError, ValueError) as err:
-        raise InputError(f"{name}: cannot read as an array ({err})") from err
+        raise ValueError(f"{name}: cannot read as an array ({err})") from err
 
 
 def _clamp_priors(freq: Tensor, eps: float) -> Tensor:
     if not 0.0 < eps < 0.5:
-        raise InputError(f"eps must lie in (0, 0.5), got {eps}")
+        raise ValueError(f"eps must lie in (0, 0.5), got {eps}")
     return freq.clamp(eps, 1.0 - eps)
 
 
@@ -84,16 +83,16 @@ def class_priors(labels: ArrayLike, num_classes: int, eps: float = DEFAULT_EPS) 
     """
     y = _as_tensor(labels, "labels")
     if y.ndim != 1:
-        raise InputError(f"labels must have shape (N,), got {tuple(y.shape)}")
+        raise ValueError(f"labels must have shape (N,), got {tuple(y.shape)}")
     if y.numel() == 0:
-        raise InputError("labels is empty: no data to estimate class priors from")
+        raise ValueError("labels is empty: no data to estimate class priors from")
     if y.dtype.is_floating_point or y.dtype == torch.bool or y.is_complex():
-        raise InputError(f"labels must be integers, got dtype {y.dtype}")
+        raise ValueError(f"labels must be integers, got dtype {y.dtype}")
     if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
-        raise InputError(f"num_classes must be a positive int, got {num_classes!r}")
+        raise ValueError(f"num_classes must be a positive int, got {num_classes!r}")
     lo, hi = int(y.min()), int(y.max())
     if lo < 0 or hi >= num_classes:
-        raise InputError(f"labels must lie in [0, {num_classes}), found values in [{lo}, {hi}]")
+        raise ValueError(f"labels must lie in [0, {num_classes}), found values in [{lo}, {hi}]")
     counts = torch.bincount(y.long().cpu(), minlength=num_classes).to(torch.float64)
     return _clamp_priors(counts / y.numel(), eps).to(torch.float32)
 
@@ -111,31 +110,31 @@ def label_priors(multi_hot: ArrayLike, eps: float = DEFAULT_EPS) -> Tensor:
     """
     t = _as_tensor(multi_hot, "multi_hot")
     if t.ndim != 2 or t.shape[1] == 0:
-        raise InputError(f"multi_hot must have shape (N, M) with M >= 1, got {tuple(t.shape)}")
+        raise ValueError(f"multi_hot must have shape (N, M) with M >= 1, got {tuple(t.shape)}")
     if t.shape[0] == 0:
-        raise InputError("multi_hot is empty: no data to estimate label priors from")
+        raise ValueError("multi_hot is empty: no data to estimate label priors from")
     t = t.to(torch.float64)
     if not bool(((t == 0) | (t == 1)).all()):
-        raise InputError("multi_hot must contain only 0 and 1")
+        raise ValueError("multi_hot must contain only 0 and 1")
     return _clamp_priors(t.mean(dim=0), eps).to(torch.float32)
 
 
 def _check_reduction(reduction: str) -> None:
     if reduction not in _REDUCTIONS:
-        raise InputError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+        raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
 
 
 def _check_priors(priors: ArrayLike, *, binary: bool) -> Tensor:
     """Validate (M,) priors: every value in (0, 1] (softmax) or (0, 1) (sigmoid)."""
     pri = _as_tensor(priors, "priors")
     if pri.ndim != 1 or pri.numel() == 0:
-        raise InputError(f"priors must have shape (M,) with M >= 1, got {tuple(pri.shape)}")
+        raise ValueError(f"priors must have shape (M,) with M >= 1, got {tuple(pri.shape)}")
     if not pri.dtype.is_floating_point:
         pri = pri.to(torch.float32)
     upper_ok = (pri < 1) if binary else (pri <= 1)
     if not bool(((pri > 0) & upper_ok).all()):
         bound = "(0, 1)" if binary else "(0, 1]"
-        raise InputError(f"priors must lie in {bound}; class_priors/label_priors clamp them")
+        raise ValueError(f"priors must lie in {bound}; class_priors/label_priors clamp them")
     return pri
 
 
@@ -146,12 +145,12 @@ def _check_logits_priors(logits: Tensor, priors: ArrayLike, *, binary: bool) -> 
     ``1 - eps`` stays below 1 and the shifted logits are float32 under AMP).
     """
     if not isinstance(logits, Tensor) or not logits.dtype.is_floating_point:
-        raise InputError("logits must be a floating-point tensor")
+        raise ValueError("logits must be a floating-point tensor")
     if logits.ndim != 2:
-        raise InputError(f"logits must have shape (B, M), got {tuple(logits.shape)}")
+        raise ValueError(f"logits must have shape (B, M), got {tuple(logits.shape)}")
     pri = _check_priors(priors, binary=binary)
     if pri.shape[0] != logits.shape[1]:
-        raise InputError(
+        raise ValueError(
             f"priors must have shape ({logits.shape[1]},) to match logits, got {tuple(pri.shape)}"
         )
     dtype = torch.promote_types(logits.dtype, torch.float32)
@@ -185,15 +184,15 @@ def pc_softmax_cross_entropy(
     _check_reduction(reduction)
     pri = _check_logits_priors(logits, priors, binary=False)
     if not isinstance(targets, Tensor) or targets.dtype.is_floating_point:
-        raise InputError("targets must be an integer tensor of class indices")
+        raise ValueError("targets must be an integer tensor of class indices")
     if targets.shape != (logits.shape[0],):
-        raise InputError(
+        raise ValueError(
             f"targets must have shape ({logits.shape[0]},) to match logits, "
             f"got {tuple(targets.shape)}"
         )
     y = targets.to(device=logits.device, dtype=torch.long)
     if y.numel() and (int(y.min()) < 0 or int(y.max()) >= logits.shape[1]):
-        raise InputError(f"targets must lie in [0, {logits.shape[1]})")
+        raise ValueError(f"targets must lie in [0, {logits.shape[1]})")
     f_y = logits.gather(1, y[:, None]).squeeze(1)
     loss = torch.logsumexp(logits + pri.log(), dim=1) - f_y
     return _reduce(loss, reduction)
@@ -233,10 +232,10 @@ def pc_sigmoid_bce(
     pri = _check_logits_priors(logits, priors, binary=True)
     if not isinstance(targets, Tensor) or targets.shape != logits.shape:
         shape = tuple(targets.shape) if isinstance(targets, Tensor) else type(targets).__name__
-        raise InputError(f"targets must be a tensor of shape {tuple(logits.shape)}, got {shape}")
+        raise ValueError(f"targets must be a tensor of shape {tuple(logits.shape)}, got {shape}")
     t = targets.to(device=logits.device, dtype=logits.dtype)
     if not bool(((t == 0) | (t == 1)).all()):
-        raise InputError("targets must contain only 0 and 1")
+        raise ValueError("targets must contain only 0 and 1")
     shift = pri.log() - torch.log1p(-pri)
     return F.binary_cross_entropy_with_logits(logits + shift, t, reduction=reduction)
 

@@ -229,8 +229,6 @@ class WSOLMeter:
             self.pxap.positive = values[n + k : n + k + nb].copy()
             self.pxap.negative = values[n + k + nb :].copy()
 
-    from_tensor = load_counts
-
     def counts(self) -> np.ndarray:
         """Every count as one int64 array, laid out as :meth:`to_tensor` (exact at any size)."""
         return np.concatenate(self._arrays())

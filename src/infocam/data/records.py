@@ -42,7 +42,7 @@ class Problem:
 
 
 class ProblemLog:
-    """Collects :class:`Problem` entries; raises them on demand."""
+    """Collects :class:`Problem` entries (:func:`raise_problems` raises them)."""
 
     def __init__(self) -> None:
         self.items: list[Problem] = []
@@ -60,10 +60,6 @@ class ProblemLog:
 
     def __bool__(self) -> bool:
         return bool(self.items)
-
-    def raise_if_any(self, hint: str = "") -> None:
-        """Raise the first problem as an :class:`InputError` (the count of the others follows)."""
-        raise_problems(self.items, hint)
 
 
 def raise_problems(problems: list[Problem], hint: str = "") -> None:

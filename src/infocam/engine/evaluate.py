@@ -339,12 +339,19 @@ def evaluate_checkpoint(
                             collate_fn=collate, pin_memory=ctx.device.type == "cuda")
         r = region if region is not None else int((cfg.get("evaluate") or {}).get("region", 1))
         variants = main_variants(methods, r, ablation=ablation)
-        result = evaluate(
-            model, loader, variants=variants, thresholds=threshold, padding=padding, max_box_acc=max_box_acc,
-            cam_curve_step=cam_curve_step, device=ctx.device, progress=progress and ctx.is_main,
-            reduce=D.all_reduce_sum if ctx.world_size > 1 else None,
-            faithfulness=faithfulness, faithfulness_images=faithfulness_images,
-        )
+        extractor = CAMExtractor(model)
+        try:
+            result = evaluate(
+                model, loader, variants=variants, thresholds=threshold, padding=padding, max_box_acc=max_box_acc,
+                cam_curve_step=cam_curve_step, device=ctx.device, progress=progress and ctx.is_main,
+                reduce=D.all_reduce_sum if ctx.world_size > 1 else None, extractor=extractor,
+                faithfulness=faithfulness, faithfulness_images=faithfulness_images,
+            )
+        except ValueError as exc:
+            if isinstance(exc, InputError) or extractor.fc_layer_name is not None:
+                raise
+            # the checkpoint's model gives no maps (e.g. NaN weights): the file's fault
+            raise InputError(f"{checkpoint}: the model cannot give class activation maps: {exc}") from None
         model_cfg = cfg.get("model", {})
         result["config"] = {
             "checkpoint": str(checkpoint),
