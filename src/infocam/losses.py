@@ -36,7 +36,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-
 __all__ = [
     "PCSigmoidLoss",
     "PCSoftmaxLoss",

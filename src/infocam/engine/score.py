@@ -151,7 +151,8 @@ def _score_chunk(chunk: list[Truth]) -> tuple[np.ndarray, dict]:
 
 def _rows_chunk(args: tuple[list[Truth], dict]) -> list[list]:
     """Per-image rows at the best thresholds (see :func:`_row_header`)."""
-    from infocam.boxes import box_hits, box_iou, boxes_from_maps
+    from infocam.boxes import boxes_from_maps
+    from infocam.iou import box_hits, box_iou
 
     chunk, best = args
     s: _Settings = _STATE["settings"]
