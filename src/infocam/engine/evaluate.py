@@ -228,6 +228,32 @@ def evaluate(
     return out
 
 
+def _model_and_config(checkpoint, model_name, weights, num_classes, device) -> tuple[nn.Module, dict, str]:
+    """(model, its config, a label for messages) from a checkpoint or from a model name and weights."""
+    from infocam.engine.checkpoint import load_checkpoint
+    from infocam.models import build_model, load_weights
+
+    if (checkpoint is None) == (model_name is None):
+        raise InputError("give exactly one of --checkpoint CKPT and --model NAME")
+    if checkpoint is not None:
+        if weights is not None or num_classes is not None:
+            raise InputError("--weights and --num-classes go with --model; a --checkpoint holds its own")
+        model, cfg, _meta = load_checkpoint(checkpoint, device)
+        return model, cfg, str(checkpoint)
+    if weights is None:
+        raise InputError(f"--model {model_name} needs --weights FILE: evaluating random weights says nothing")
+    m = 1000 if num_classes is None else num_classes
+    model = build_model(model_name, m)
+    try:
+        load_weights(model, weights, require_head=True)  # the classifier too: it picks the maps' classes
+    except InputError as exc:
+        raise InputError(f"--weights {weights}: {exc} (does --num-classes {m} match the file's classifier?)") from None
+    model = model.to(device).eval()
+    # wsolevaluation's test transform: a plain resize to 224 x 224, no crop
+    cfg = {"model": {"name": model_name, "num_classes": m}, "data": {"image_size": 224, "resize_size": 224, "crop": False}}
+    return model, cfg, f"--model {model_name}"
+
+
 def data_config_for(
     saved: dict, data_root: str | None, data_format: str | None, checkpoint: str
 ) -> tuple[dict, str | None]:
@@ -270,8 +296,11 @@ def _faithfulness_meters(
 
 
 def evaluate_checkpoint(
-    checkpoint: str,
+    checkpoint: str | None = None,
     *,
+    model_name: str | None = None,
+    weights: str | None = None,
+    num_classes: int | None = None,
     data_root: str | None = None,
     data_format: str | None = None,
     split: str = "test",
@@ -289,8 +318,19 @@ def evaluate_checkpoint(
     json_out: str | None = None,
     faithfulness: int | None = None,
     faithfulness_images: int | None = None,
+    pxap: bool = False,
+    save_maps: str | None = None,
+    overwrite: bool = False,
 ) -> dict | None:
-    """Evaluate a checkpoint of ``infocam train`` on a split of its dataset.
+    """Evaluate a checkpoint of ``infocam train``, or any GAP + linear model, on a split of a dataset.
+
+    Give ``checkpoint``, or ``model_name`` (as :func:`infocam.models.build_model`
+    takes it) with its ``weights`` file and ``num_classes`` (1000 by
+    default); such a model sees the images resized to 224 x 224 without a
+    crop, ImageNet-normalised, and needs ``data_root`` and ``data_format``.
+    ``pxap`` adds PxAP (the data must have masks). ``save_maps`` writes each
+    variant's normalised GT-class maps as float64 ``<save_maps>/<variant>/<image_id>.npy``
+    (what ``infocam score`` reads; an existing non-empty folder needs ``overwrite``).
 
     Runs under ``torchrun`` too: each rank takes every ``world``-th image (no
     padding, so no image is counted twice) and the raw counts are summed
@@ -301,7 +341,6 @@ def evaluate_checkpoint(
 
     from infocam.data import build_dataset, collate
     from infocam.engine import distributed as D
-    from infocam.engine.checkpoint import load_checkpoint
     from infocam.fileio import atomic_write_json, check_writable_file
 
     if batch_size < 1:
@@ -319,8 +358,8 @@ def evaluate_checkpoint(
         check_writable_file(json_out, what="--json")  # before the work, not after it
     ctx = D.init_distributed(device)
     try:
-        model, cfg, _meta = load_checkpoint(checkpoint, ctx.device)
-        data_cfg, switched = data_config_for(cfg.get("data") or {}, data_root, data_format, checkpoint)
+        model, cfg, label = _model_and_config(checkpoint, model_name, weights, num_classes, ctx.device)
+        data_cfg, switched = data_config_for(cfg.get("data") or {}, data_root, data_format, label)
         try:
             dataset = build_dataset(data_cfg, split, train=False)
         except InputError as exc:
@@ -333,6 +372,13 @@ def evaluate_checkpoint(
                 f"{checkpoint}: the model has {m} classes but the {data_cfg.get('format')} dataset at "
                 f"{data_cfg.get('root')} has {dataset.num_classes}: evaluate it on the data it was trained for"
             )
+        if pxap and not getattr(dataset, "has_masks", False):
+            raise InputError(f"--pxap needs masks: the {data_cfg.get('format')} data at {data_cfg.get('root')} has none")
+        on_batch = None
+        if save_maps:
+            from infocam.engine.score import MapSaver
+
+            on_batch = MapSaver(save_maps, overwrite=overwrite, create=ctx.is_main)
         if ctx.world_size > 1:
             dataset = Subset(dataset, range(ctx.rank, len(dataset), ctx.world_size))
         loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=workers,
@@ -345,16 +391,17 @@ def evaluate_checkpoint(
                 model, loader, variants=variants, thresholds=threshold, padding=padding, max_box_acc=max_box_acc,
                 cam_curve_step=cam_curve_step, device=ctx.device, progress=progress and ctx.is_main,
                 reduce=D.all_reduce_sum if ctx.world_size > 1 else None, extractor=extractor,
-                faithfulness=faithfulness, faithfulness_images=faithfulness_images,
+                faithfulness=faithfulness, faithfulness_images=faithfulness_images, pxap=pxap, on_batch=on_batch,
             )
         except ValueError as exc:
             if isinstance(exc, InputError) or extractor.fc_layer_name is not None:
                 raise
-            # the checkpoint's model gives no maps (e.g. NaN weights): the file's fault
-            raise InputError(f"{checkpoint}: the model cannot give class activation maps: {exc}") from None
+            # the model gives no maps (e.g. NaN weights): the file's fault
+            raise InputError(f"{label}: the model cannot give class activation maps: {exc}") from None
         model_cfg = cfg.get("model", {})
         result["config"] = {
-            "checkpoint": str(checkpoint),
+            "checkpoint": None if checkpoint is None else str(checkpoint),
+            "weights": None if weights is None else str(weights),
             "model": model_cfg.get("name"),
             "adl": bool(model_cfg.get("adl", False)),
             "num_classes": model_cfg.get("num_classes"),
@@ -367,6 +414,8 @@ def evaluate_checkpoint(
             "max_box_acc": max_box_acc,
             "cam_curve_step": cam_curve_step,
             "ablation": ablation,
+            "pxap": pxap,
+            "saved_maps": None if save_maps is None else str(save_maps),
             "world_size": ctx.world_size,
         }
         if faithfulness is not None:

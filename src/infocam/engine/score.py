@@ -53,7 +53,7 @@ from infocam.errors import InputError
 from infocam.metrics import V1_IOU, WSOLMeter, best_iou, check_gt_boxes
 from infocam.sweep import IOU_THRESHOLDS
 
-__all__ = ["score_maps"]
+__all__ = ["MapSaver", "score_maps"]
 
 _STATS = ("resized", "constant_zero", "constant_nonzero", "float16", "float32", "float64", "other_float")
 
@@ -249,6 +249,40 @@ def _count_task(chunk: list[Truth]) -> tuple[int, tuple[np.ndarray, dict]]:
 
 def _rows_task(args: tuple[list[Truth], dict]) -> tuple[int, list[list]]:
     return len(args[0]), _rows_chunk(args)
+
+
+class MapSaver:
+    """The ``on_batch`` hook of :func:`infocam.engine.evaluate.evaluate` that saves maps for :func:`score_maps`.
+
+    Each variant's GT-class maps, min-max normalised exactly as the
+    evaluator's meters score them (float32, then float64), are written in
+    wsolevaluation's layout: ``<root>/<variant>/<image_id>.npy``.
+    ``create``: make ``root`` (empty, or any with ``overwrite``) now; ranks
+    other than the first pass False.
+    """
+
+    def __init__(self, root: str | Path, *, overwrite: bool = False, create: bool = True) -> None:
+        from infocam.fileio import prepare_output_dir
+
+        self.root = prepare_output_dir(root, overwrite=overwrite, what="--save-maps") if create else Path(root)
+
+    def path(self, variant: str, image_id: str) -> Path:
+        """Where one map goes; InputError for an id that is not a relative path inside the folder."""
+        rel = Path(f"{image_id}.npy")
+        if rel.is_absolute() or ".." in rel.parts:
+            raise InputError(f"--save-maps: image id {image_id!r} is not a relative path, so it cannot name a map file")
+        return self.root / variant / rel
+
+    def __call__(self, batch: dict, _result, maps: dict[str, torch.Tensor]) -> None:
+        from infocam.maps import normalize_maps
+
+        ids = batch["id"]
+        for name, m in maps.items():
+            scores = normalize_maps(m.float()).cpu().numpy().astype(np.float64)
+            for image_id, scoremap in zip(ids, scores):
+                p = self.path(name, image_id)
+                p.parent.mkdir(parents=True, exist_ok=True)
+                np.save(p, scoremap)
 
 
 # ----------------------------------------------------------------------------

@@ -8,9 +8,12 @@ from infocam.cli.commands import SPLIT_HELP
 
 NAME = "evaluate"
 ORDER = 20
-HELP = "evaluate a checkpoint: GT-known/Top-1/Top-5 Loc, Cls, MaxBoxAccV2 for CAM, infoCAM, infoCAM+"
+HELP = "evaluate a model: GT-known/Top-1/Top-5 Loc, Cls, MaxBoxAccV2, PxAP for CAM, infoCAM, infoCAM+"
 DESCRIPTION = """\
-Evaluate a checkpoint written by `infocam train` on a dataset split.
+Evaluate a checkpoint written by `infocam train`, or any classifier ending in
+global average pooling + one linear layer (--model NAME --weights FILE
+--num-classes M, as `infocam explain` takes them; its images are resized to
+224 x 224 without a crop), on a dataset split.
 
 One forward pass per batch serves every method: the maps of CAM, infoCAM and
 infoCAM+ all come from the same features. CAM is the paper's plain CAM
@@ -24,16 +27,25 @@ higher insertion is better), Average Drop and Increase in Confidence
 (Grad-CAM++). The curves cost 2 x steps forward passes per image:
 --faithfulness-images N scores only the first N images with them.
 
+--pxap adds pixel average precision for data with masks. --save-maps DIR
+writes the maps that were scored, as `infocam score` reads them.
+
 examples:
   infocam evaluate --checkpoint runs/cub_resnet50/best.pt --data /data/CUB_200_2011 \\
       --region 4 --max-box-acc --json runs/cub_resnet50/eval_test.json
   infocam evaluate --checkpoint best.pt --region 4 --faithfulness --faithfulness-images 500
+  infocam evaluate --model tv:resnet50 --weights my_cub_resnet50.pth --num-classes 200 \
+      --data /data/CUB_200_2011 --format cub --max-box-acc --save-maps maps/
   torchrun --nproc-per-node 8 -m infocam evaluate --checkpoint best.pt --region 4 --json eval.json
 """
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--checkpoint", required=True, help="a best.pt / last.pt written by infocam train")
+    src = p.add_argument_group("model (give --checkpoint, or --model with --weights)")
+    src.add_argument("--checkpoint", help="a best.pt / last.pt written by infocam train")
+    src.add_argument("--model", metavar="NAME", help="any GAP + linear classifier: vgg16_gap, resnet50, small_cnn, tv:<name>, timm:<name>")
+    src.add_argument("--weights", metavar="FILE", help="weights file for --model (state dict or checkpoint)")
+    src.add_argument("--num-classes", type=int, default=None, help="outputs of --model's classifier [1000]")
     p.add_argument("--data", metavar="ROOT", help="dataset root (default: the root in the checkpoint's config)")
     p.add_argument("--format", choices=["cub", "tiny-imagenet", "wsol", "csv"], help="dataset format (default: from the checkpoint)")
     p.add_argument("--split", default="test", help=SPLIT_HELP)
@@ -43,6 +55,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threshold", type=float, default=0.2, help="box threshold on the min-max normalised map [0.2]")
     p.add_argument("--max-box-acc", action="store_true", help="also compute MaxBoxAccV2 (IoU 30/50/70 over a threshold sweep)")
     p.add_argument("--cam-curve-step", type=float, default=0.01, help="threshold step of the MaxBoxAccV2 sweep [0.01]; wsolevaluation's default is 0.001")
+    p.add_argument("--pxap", action="store_true", help="also PxAP, pixel average precision (data with masks)")
+    p.add_argument("--save-maps", metavar="DIR", help="save each method's normalised maps as DIR/<method>/<image_id>.npy, for infocam score")
     p.add_argument("--ablation", action="store_true", help="also the paper's Table 5 grid: region on/off x subtraction on/off")
     p.add_argument("--faithfulness", action="store_true", help="also deletion/insertion AUC, Average Drop and Increase in Confidence")
     p.add_argument("--faithfulness-steps", type=int, default=50, help="deletion/insertion steps [50]")
@@ -51,7 +65,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workers", type=int, default=2, help="data-loading worker processes [2]")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N [auto]")
     p.add_argument("--json", metavar="OUT", help="write the results here (atomically)")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing --json file")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --json file and write into a non-empty --save-maps")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
@@ -67,6 +81,12 @@ def run(args: argparse.Namespace) -> int:
     methods = [m.strip().lower() for m in args.methods.split(",") if m.strip()]
     result = evaluate_checkpoint(
         args.checkpoint,
+        model_name=args.model,
+        weights=args.weights,
+        num_classes=args.num_classes,
+        pxap=args.pxap,
+        save_maps=args.save_maps,
+        overwrite=args.overwrite,
         data_root=args.data,
         data_format=args.format,
         split=args.split,
