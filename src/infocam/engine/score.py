@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from infocam.checks import check_choice, check_step, check_threshold
 from infocam.data.scoremaps import (
     GroundTruth,
     Truth,
@@ -290,25 +291,25 @@ class MapSaver:
 # ----------------------------------------------------------------------------
 
 
-def _check_args(size, threshold, cam_curve_step, iou_thresholds, workers) -> tuple:
+def _check_args(size, threshold, cam_curve_step, iou_thresholds, workers, sweep) -> tuple:
+    """The settings in canonical form; ValueError naming the argument (the CLI names the flag)."""
     if size == "original" or size is None:
         size = None
     elif isinstance(size, bool) or not isinstance(size, numbers.Integral) or size < 1:
-        raise InputError(f"--size must be a positive integer or 'original'; got {size!r}")
-    if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real) or not 0 <= threshold <= 1:
-        raise InputError(f"--threshold must lie in [0, 1]; got {threshold!r}")
-    if isinstance(cam_curve_step, bool) or not isinstance(cam_curve_step, numbers.Real) or not 0 < cam_curve_step <= 1:
-        raise InputError(f"--cam-curve-step must lie in (0, 1]; got {cam_curve_step!r}")
+        raise ValueError(f"size must be a positive integer or 'original'; got {size!r}")
+    threshold = check_threshold(threshold)
+    cam_curve_step = check_step(cam_curve_step)
     d = tuple(iou_thresholds)
     if not d or any(isinstance(x, bool) or not isinstance(x, numbers.Real) or not 0 <= x <= 100 for x in d):
-        raise InputError(f"--iou-thresholds must be percentages in [0, 100]; got {iou_thresholds!r}")
+        raise ValueError(f"iou_thresholds must be percentages in [0, 100]; got {iou_thresholds!r}")
     if len(set(d)) != len(d):
-        raise InputError(f"--iou-thresholds must be distinct; got {iou_thresholds!r}")
+        raise ValueError(f"iou_thresholds must be distinct; got {iou_thresholds!r}")
     if workers is None:
         workers = usable_cores()
     if isinstance(workers, bool) or not isinstance(workers, numbers.Integral) or workers < 1:
-        raise InputError(f"--workers must be an integer >= 1; got {workers!r}")
-    return (None if size is None else int(size)), float(threshold), float(cam_curve_step), d, int(workers)
+        raise ValueError(f"workers must be an integer >= 1; got {workers!r}")
+    check_choice(sweep, "sweep", ("fast", "reference"))
+    return (None if size is None else int(size)), threshold, cam_curve_step, d, int(workers)
 
 
 def score_maps(
@@ -366,13 +367,14 @@ def score_maps(
         masks), ``top1_loc`` ... ``top5_cls`` (with predictions).
 
     Raises:
-        InputError: for any bad input, naming the file; nothing is written then.
+        InputError: for a bad file, naming it; ValueError for a bad argument,
+        naming it. Nothing is written then.
     """
     from infocam.fileio import atomic_write, atomic_write_json, check_writable_file
 
-    size_, threshold, cam_curve_step, d, workers = _check_args(size, threshold, cam_curve_step, iou_thresholds, workers)
-    if sweep not in ("fast", "reference"):
-        raise InputError(f"sweep must be 'fast' or 'reference'; got {sweep!r}")
+    size_, threshold, cam_curve_step, d, workers = _check_args(
+        size, threshold, cam_curve_step, iou_thresholds, workers, sweep
+    )
     for path, what in ((json_out, "--json"), (per_image, "--per-image")):
         if path is not None:
             if Path(path).exists() and not overwrite:

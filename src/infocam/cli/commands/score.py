@@ -58,15 +58,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
-def _size(text: str):
-    from infocam.errors import InputError
-
-    if text == "original":
-        return "original"
-    try:
-        return int(text)
-    except ValueError:
-        raise InputError(f"--size must be a positive integer or 'original'; got {text!r}") from None
+def _size(text: str) -> int | str:
+    return int(text) if text.strip().lstrip("+-").isdigit() else text  # the library checks it
 
 
 def _ious(text: str) -> list[float]:
