@@ -40,6 +40,7 @@ over the pixels (see :func:`candidate_boxes`).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -81,25 +82,10 @@ def scoremap_to_uint8(scoremap: np.ndarray) -> np.ndarray:
         return arr
     if not np.issubdtype(arr.dtype, np.floating):
         raise ValueError(f"scoremap must be uint8 or floating point in [0, 1]; got dtype {arr.dtype}")
-    if not np.isfinite(arr).all() or arr.min() < 0 or arr.max() > 1:
+    lo, hi = arr.min(), arr.max()  # NaN makes both NaN, and fails the test below
+    if not (lo >= 0 and hi <= 1):
         raise ValueError("scoremap must hold finite values in [0, 1] (normalise the map first)")
     return (arr * 255).astype(np.uint8)
-
-
-def _fine(scoremap: np.ndarray) -> np.ndarray | None:
-    """The float32 map that steers the fast path's ascent, when there is one.
-
-    A float32 map, or a float64 map whose values are all float32 values
-    (then the float32 order is exactly the float64 order). Any other map
-    gets None (the ascent then breaks ties of ``u8`` by pixel index).
-    """
-    if scoremap.dtype == np.float32:
-        return scoremap
-    if scoremap.dtype == np.float64:
-        single = scoremap.astype(np.float32)
-        if np.array_equal(single, scoremap):
-            return single
-    return None
 
 
 def threshold_levels(thresholds: Sequence[float] | np.ndarray, peak: int) -> np.ndarray:
@@ -202,256 +188,65 @@ def reference_sweep(
 
 
 # ----------------------------------------------------------------------------
-# The fast sweep: component trees
+# The fast sweep: every level in one pass
 # ----------------------------------------------------------------------------
 
-_GRIDS: dict[tuple[int, int], dict[str, np.ndarray]] = {}
-_BIG = np.int32(1 << 30)
-_ONE_BITS = int(np.float32(1.0).view(np.int32))  # float32 bit patterns of [0, 1] are <= this
-_KERNELS = {8: np.ones((3, 3), np.uint8), 4: cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))}
+
+def _kernels():
+    """The compiled kernels (numba is imported on the first fast sweep, not with infocam)."""
+    from infocam import _sweep_kernels
+
+    return _sweep_kernels
 
 
-def _grid(height: int, width: int) -> dict[str, np.ndarray]:
-    """Per-shape constants: pixel columns / rows, border indices, flat index."""
-    key = (height, width)
-    if key not in _GRIDS:
-        n = height * width
-        ys, xs = np.divmod(np.arange(n, dtype=np.int32), np.int32(width))
-        border = (xs == 0) | (xs == width - 1) | (ys == 0) | (ys == height - 1)
-        if len(_GRIDS) > 16:
-            _GRIDS.clear()
-        _GRIDS[key] = {
-            "xs": xs,
-            "ys": ys,
-            "border": np.flatnonzero(border),
-            "index": np.arange(n, dtype=np.int64 if n >= 2**31 else np.int32),
-            "index_f": np.arange(n, dtype=np.float64).reshape(height, width),
-            "not_last_col": xs != width - 1,
-            "not_first_col": xs != 0,
-            "-xs": -xs,
-            "-ys": -ys,
-        }
-    return _GRIDS[key]
+class Levels(NamedTuple):
+    """The distinct cut levels of a sweep and how the given levels map onto them."""
+
+    distinct: np.ndarray  # (L,) int64, ascending; every level >= 256 is listed as 256
+    of_given: np.ndarray  # (T,) position in ``distinct`` of each given level
+    slot: np.ndarray  # (256,) int64: level -> position, for the levels the kernels cut; -1 elsewhere
 
 
-def _ascent_key(val: np.ndarray, fine: np.ndarray | None, flip: bool) -> tuple[np.ndarray, int]:
-    """A strict pixel order that refines the order of ``val``, as exact float64.
+def _distinct_levels(levels: np.ndarray, peak: int) -> Levels:
+    """:class:`Levels` of the given (non-negative) integer levels of a map whose maximum is ``peak``.
 
-    ``key = major * 2**shift + flat_index``. The major part is ``val`` itself
-    or, when the float32 map ``fine`` is given (``val`` = its uint8
-    quantisation, or ``255 -`` that when ``flip``), the float32 bit pattern
-    (monotone for values >= 0), so that the ascent follows the smooth map
-    across the flat terraces that quantisation makes, and far fewer
-    spurious basins appear. Returns (key (H, W), shift).
+    A level ``>= peak`` cuts an empty mask, so it gets no kernel slot.
     """
-    height, width = val.shape
-    n = height * width
-    shift = max(1, (n - 1).bit_length())
-    if fine is not None and 30 + shift <= 53:
-        major = (fine + np.float32(0.0)).view(np.int32).astype(np.float64)  # -0.0 -> +0.0
-        if flip:
-            major = _ONE_BITS - major
-    else:
-        major = val.astype(np.float64)
-    major *= float(1 << shift)
-    major += _grid(height, width)["index_f"]
-    return major, shift
+    clipped = np.minimum(levels, 256)
+    present = np.zeros(257, dtype=bool)
+    present[clipped] = True
+    distinct = np.flatnonzero(present)
+    position = np.cumsum(present) - 1
+    slot = np.where(present[:256] & (np.arange(256) < peak), position[:256], -1)
+    return Levels(distinct, position[clipped], slot)
 
 
-def _basins(val: np.ndarray, connectivity: int, fine: np.ndarray | None = None, flip: bool = False):
-    """Split the pixels into ascent basins.
+def _boxes_by_level(u8: np.ndarray, levels: Levels) -> tuple[np.ndarray, np.ndarray]:
+    """Every candidate box at every distinct level: ``(level position (K,), boxes (K, 4) int64)``.
 
-    Every pixel points to its neighbour of highest key (:func:`_ascent_key`)
-    when that is above its own; following the pointers ends at a root. A
-    pixel joins its root's basin along a path whose values never drop below
-    its own, so for every level ``l`` the pixels of a basin above ``l`` lie
-    in the same component of ``{val > l}`` as the root, and the root holds
-    the basin's top value.
-
-    Returns (root pixel of every pixel (N,), the root pixels (n_basins,)).
+    Outer and hole contours from the kernel, and ``(0, 0, 0, 0)`` for each
+    level whose mask is empty.
     """
-    height, width = val.shape
-    grid = _grid(height, width)
-    key, shift = _ascent_key(val, fine, flip)
-    best = cv2.dilate(key, _KERNELS[connectivity])  # out-of-image neighbours never win
-    index = grid["index"]
-    ptr = (best.ravel().astype(np.int64) & ((1 << shift) - 1)).astype(index.dtype)
-    while True:  # pointer jumping: O(log chain length) passes
-        nxt = np.take(ptr, ptr)
-        if np.array_equal(nxt, ptr):
-            break
-        ptr = nxt
-    return ptr, np.flatnonzero(ptr == index)
+    k = _kernels()
+    rows = k.level_boxes(np.ascontiguousarray(u8), levels.slot, k.RING_GROUPS)
+    position, boxes = rows[:, 0].astype(np.int64), rows[:, 1:].astype(np.int64)
+    empty = np.flatnonzero(levels.distinct >= int(u8.max()))
+    if empty.size:
+        position = np.concatenate([position, empty])
+        boxes = np.concatenate([boxes, np.zeros((empty.size, 4), np.int64)])
+    return position, boxes
 
 
-def _basin_edges(val: np.ndarray, root: np.ndarray, basin_of_root: np.ndarray, connectivity: int):
-    """Adjacent basin pairs and the highest level at which each pair touches.
-
-    ``root`` is the root pixel of every pixel, ``basin_of_root`` maps a root
-    pixel to its basin id. Returns (a, b, w) sorted by decreasing ``w``:
-    basins ``a`` and ``b`` hold adjacent pixels ``p``, ``q`` with
-    ``min(val[p], val[q]) = w`` (the best such pair), so they are connected
-    in ``{val > l}`` for every ``l < w``.
-    """
-    height, width = val.shape
-    grid = _grid(height, width)
-    flat = val.ravel()
-    steps = [(1, grid["not_last_col"]), (width, None)]
-    if connectivity == 8:
-        steps += [(width + 1, grid["not_last_col"]), (width - 1, grid["not_first_col"])]
-    keys = []
-    for off, valid in steps:
-        if off >= root.size or off <= 0:
-            continue
-        cross = root[:-off] != root[off:]
-        if valid is not None:
-            cross &= valid[:-off]
-        p = np.flatnonzero(cross)
-        a = np.take(basin_of_root, np.take(root, p)).astype(np.int64)
-        b = np.take(basin_of_root, np.take(root, p + off)).astype(np.int64)
-        w = np.minimum(np.take(flat, p), np.take(flat, p + off)).astype(np.int64)
-        keys.append(((np.minimum(a, b) << 32) | (np.maximum(a, b) << 8)) | (255 - w))
-    key = np.sort(np.concatenate(keys)) if keys else np.zeros(0, dtype=np.int64)
-    pair = key >> 8
-    first = np.ones(key.size, dtype=bool)
-    first[1:] = pair[1:] != pair[:-1]
-    key = key[first]  # the highest w of each pair
-    key = key[np.argsort((key & 255).astype(np.uint8), kind="stable")]
-    return key >> 32, (key >> 8) & ((1 << 24) - 1), 255 - (key & 255)
-
-
-def _leaf_order(n_basins: int, top: np.ndarray, edges) -> tuple[np.ndarray, np.ndarray]:
-    """Kruskal over the basin graph: an order of the basins and the gaps between them.
-
-    Clusters are merged in order of decreasing edge level, each cluster
-    keeping its basins as a list; a merge concatenates the two lists and
-    records the merge level as the gap at the junction. In the final order,
-    the components of ``{val > l}`` are exactly the maximal runs of
-    consecutive basins whose gaps are all ``> l`` (restricted to basins with
-    pixels above ``l``). A merge where one cluster only appears at the merge
-    level itself (its top equals the level) never separates, so its gap is
-    marked ``-2`` ("always together").
-    """
-    ea, eb, ew = (x.tolist() for x in edges)
-    parent = list(range(n_basins))
-    size = [1] * n_basins
-    head = list(range(n_basins))
-    tail = list(range(n_basins))
-    nxt = [-1] * n_basins
-    gap = [-1] * n_basins
-    tops = top.tolist()
-    for a, b, w in zip(ea, eb, ew):
-        while parent[a] != a:
-            parent[a] = parent[parent[a]]
-            a = parent[a]
-        while parent[b] != b:
-            parent[b] = parent[parent[b]]
-            b = parent[b]
-        if a == b:
-            continue
-        if size[a] < size[b]:
-            a, b = b, a
-        g = -2 if (tops[a] == w or tops[b] == w) else w
-        nxt[tail[a]] = head[b]
-        gap[tail[a]] = g
-        tail[a] = tail[b]
-        parent[b] = a
-        size[a] += size[b]
-        if tops[b] > tops[a]:
-            tops[a] = tops[b]
-    order: list[int] = []
-    gaps: list[int] = []
-    for r in range(n_basins):
-        if parent[r] != r:
-            continue
-        x = head[r]
-        while x != -1:
-            order.append(x)
-            gaps.append(gap[x])
-            x = nxt[x]
-    return np.array(order, dtype=np.int64), np.array(gaps[:-1], dtype=np.int64)
-
-
-def _component_boxes(
-    val: np.ndarray,
-    levels: np.ndarray,
-    connectivity: int,
-    border: bool,
-    fine: np.ndarray | None = None,
-    flip: bool = False,
-):
-    """Tight boxes of the components of ``{val > l}`` for every ``l`` in ``levels``.
-
-    ``val`` is (H, W) uint8, ``levels`` ascending distinct ints in [0, 254].
-    Returns ``(level_index, x0, y0, x1, y1, touches_border)`` with one entry
-    per component and level; x/y are the extreme pixel columns / rows
-    (inclusive); ``touches_border`` is None unless ``border``.
-    """
-    height, width = val.shape
-    grid = _grid(height, width)
-    root, roots = _basins(val, connectivity, fine, flip)
-    n_basins = roots.size
-    basin_of_root = np.zeros(root.size, dtype=np.int32)
-    basin_of_root[roots] = np.arange(n_basins, dtype=np.int32)
-    edges = _basin_edges(val, root, basin_of_root, connectivity)
-    order, gaps = _leaf_order(n_basins, val.ravel()[roots].astype(np.int64), edges)
-
-    # Merge runs of "always together" basins into super-leaves.
-    new = np.ones(n_basins, dtype=bool)
-    new[1:] = gaps != -2
-    leaf_of_pos = (np.cumsum(new) - 1).astype(np.int32)
-    n_leaves = int(leaf_of_pos[-1]) + 1
-    leaf_gaps = gaps[gaps != -2]  # (n_leaves - 1,), -1 between separate trees
-    leaf_of_root = basin_of_root  # reused: root pixel -> leaf
-    leaf_of_root[roots[order]] = leaf_of_pos
-    leaf = np.take(leaf_of_root, root)
-
-    # Per (level bin, leaf) extremes. A pixel of value v lies in {val > L[j]}
-    # for j < bin(v); the bins are stored top-down (row r = bin n_levels - r),
-    # so a running min down the rows gives, at row r, the extremes of each
-    # leaf at level L[n_levels - 1 - r]. Columns: x0, y0, -x1, -y1.
-    n_levels = levels.size
-    rbin_of_value = n_levels - np.searchsorted(levels, np.arange(256), side="left").astype(np.int32)
-    cell = cv2.LUT(val, rbin_of_value).ravel()
-    cell *= np.int32(n_leaves)
-    cell += leaf
-    size = (n_levels + 1) * n_leaves
-    # np.minimum.at takes its fast path on a contiguous target with intp
-    # indices: scatter into one row per extreme, then lay the rows out as columns.
-    cell_index = cell.astype(np.intp)
-    rows = np.full((4, size), _BIG, dtype=np.int32)
-    for k, coord in enumerate(("xs", "ys", "-xs", "-ys")):
-        np.minimum.at(rows[k], cell_index, grid[coord])
-    table = np.ascontiguousarray(rows.T)
-    table = _running_min(table.reshape(n_levels + 1, n_leaves * 4))[:n_levels].reshape(-1, 4)
-
-    # Components: runs of consecutive live leaves joined by gaps > level
-    # (a gap next to a leaf with no pixel above the level is <= the level).
-    live = np.flatnonzero(table[:, 0] < _BIG)
-    if live.size == 0:
-        none = np.zeros(0, dtype=np.int64)
-        return none, none, none, none, none, (np.zeros(0, dtype=bool) if border else None)
-    row, pos = np.divmod(live, n_leaves)
-    joined = (live[1:] == live[:-1] + 1) & (pos[1:] > 0)
-    joined[joined] = leaf_gaps[pos[1:][joined] - 1] > levels[::-1][row[1:][joined]]
-    start = np.flatnonzero(np.concatenate([[True], ~joined]))
-    ext = np.minimum.reduceat(table[live], start, axis=0)
-    touches = None
-    if border:  # a component touches the border iff one of its pixels on it is above the level
-        border_top = np.full(n_leaves, -1, dtype=np.int64)
-        np.maximum.at(border_top, np.take(leaf, grid["border"]), val.ravel()[grid["border"]])
-        top_of_run = np.maximum.reduceat(border_top[pos], start)
-        touches = top_of_run > levels[::-1][row[start]]
-    return n_levels - 1 - row[start], ext[:, 0], ext[:, 1], -ext[:, 2], -ext[:, 3], touches
-
-
-def _running_min(table: np.ndarray) -> np.ndarray:
-    """Running minimum down the rows (``np.minimum.accumulate(axis=0)``, by doubling: faster)."""
-    k = 1
-    while k < table.shape[0]:
-        table[k:] = np.minimum(table[k:], table[:-k])
-        k *= 2
-    return table
+def _expand_to_given(position: np.ndarray, boxes: np.ndarray, given_to_distinct: np.ndarray):
+    """Boxes listed per distinct level -> per given level (repeats get copies), ordered by level."""
+    order = np.argsort(position, kind="stable")
+    position, boxes = position[order], boxes[order]
+    count = np.bincount(position, minlength=int(given_to_distinct.max()) + 1)
+    first = np.concatenate([[0], np.cumsum(count)[:-1]])
+    reps = count[given_to_distinct]
+    given = np.repeat(np.arange(given_to_distinct.size), reps)
+    within = np.arange(given.size) - np.repeat(np.cumsum(reps) - reps, reps)
+    return given, boxes[np.repeat(first[given_to_distinct], reps) + within]
 
 
 def candidate_boxes(
@@ -461,72 +256,46 @@ def candidate_boxes(
 
     For each ``l`` in ``levels``, the boxes :func:`contour_boxes` gives for
     the mask ``u8 > l``, ``u8`` = :func:`scoremap_to_uint8` of ``scoremap``
-    (as a multiset; the empty mask gives ``(0,0,0,0)``):
-    the box of every 8-connected component of ``{u8 > l}`` and, grown by
-    one pixel, of every 4-connected component of ``{u8 <= l}`` that does not
-    touch the border, clipped as wsolevaluation clips.
+    (as a multiset; the empty mask gives ``(0,0,0,0)``): the box of every
+    8-connected component of ``{u8 > l}`` and, grown by one pixel, of every
+    4-connected component of ``{u8 <= l}`` that does not touch the border,
+    clipped as wsolevaluation clips.
 
-    Method: the components of ``{u8 > l}`` for all ``l`` form a tree. The
-    pixels are split into ascent basins; the basin graph, each edge carrying
-    the highest level at which two basins touch, is merged Kruskal-style into
-    an order of the basins in which every component at every level is a run
-    of consecutive basins; the box of a run is the min / max over its basins
-    of per-(basin, level) extremes, all vectorised. The holes come the same
-    way from ``255 - u8`` with 4-connectivity (``u8 <= l`` is
-    ``255 - u8 > 254 - l``), dropping components that touch the border.
+    Method (:mod:`infocam._sweep_kernels`): one union-find pass adds the
+    pixels brightest first; once every pixel of value ``v`` is in, its sets
+    are the components of ``{u8 > v - 1}``, and their boxes are read off.
+    A second pass finds the holes from the pixels some level encloses.
+    Worked example::
 
-    A float32 ``scoremap`` (or a float64 one holding float32 values) also
-    steers the ascent across the flat terraces of ``u8`` (fewer basins,
-    same boxes).
+        u8 (4 x 4)    levels 8, 7, 6: {u8 > l} is the 9 alone: box (0, 0, 1, 1)
+        9 0 0 0       (wsolevaluation's x + w, y + h: one pixel too wide)
+        0 6 6 6       levels 5 .. 2: the ring of 6s joins the 9 (diagonal
+        0 6 2 6           neighbours): one component (0, 0, 3, 3) (x + w
+        0 6 6 6           clipped to W - 1); the 2 inside is a hole, its
+                          contour runs over the ring: box (1, 1, 3, 3)
+                      levels 1, 0: the 2 joins: (0, 0, 3, 3), no hole
+
+    First pass: value 9 starts a set {(0, 0)}; its box is read for levels
+    8, 7, 6. Value 6: the eight 6s join one another and the 9's set; the
+    box is read for levels 5 .. 2. Value 2 joins it; levels 1, 0. Second
+    pass: a pixel is in a hole at level ``l`` while ``u8 <= l < fill``,
+    ``fill`` being the lowest level at which it reaches the border through
+    pixels ``<= l`` (the 2: fill 6; every other pixel: its own value), so
+    only the 2 is added, for levels 2 .. 5.
 
     Returns:
         ``(level_index, boxes)``: (K,) positions into ``levels`` and (K, 4)
         int64 inclusive boxes.
     """
-    arr = _as_array(scoremap)
-    return _candidate_boxes(scoremap_to_uint8(arr), levels, _fine(arr))
-
-
-def _candidate_boxes(u8: np.ndarray, levels, fine: np.ndarray | None):
-    """:func:`candidate_boxes` on the quantised map (``fine``: its float32 source or None)."""
-    u8 = np.ascontiguousarray(u8)
-    if fine is not None:
-        fine = np.ascontiguousarray(fine)
-    height, width = u8.shape
+    u8 = scoremap_to_uint8(_as_array(scoremap))
     levels = np.asarray(levels, dtype=np.int64).ravel()
-    if levels.size and levels.min() < 0:
+    if levels.size == 0:
+        return np.zeros(0, np.int64), np.zeros((0, 4), np.int64)
+    if levels.min() < 0:
         raise ValueError("levels must be >= 0")
-    uniq, inverse = np.unique(levels, return_inverse=True)
-    n_active = int(np.searchsorted(uniq, int(u8.max())))  # levels >= max: empty mask
-    active = uniq[:n_active]
-    parts_lev, parts_box = [], []
-    if n_active:
-        lev, x0, y0, x1, y1, _ = _component_boxes(u8, active, 8, False, fine)
-        parts_lev.append(lev)
-        parts_box.append(_wsol_clip(x0, y0, x1, y1, width, height))
-        hole_levels = 254 - active[::-1]  # u8 <= l  <=>  255 - u8 > 254 - l
-        lev, x0, y0, x1, y1, touches = _component_boxes(255 - u8, hole_levels, 4, True, fine, True)
-        k = ~touches
-        parts_lev.append(n_active - 1 - lev[k])
-        parts_box.append(_wsol_clip(x0[k] - 1, y0[k] - 1, x1[k] + 1, y1[k] + 1, width, height))
-    parts_lev.append(np.arange(n_active, uniq.size))
-    parts_box.append(np.zeros((uniq.size - n_active, 4), dtype=np.int64))
-    lev_u = np.concatenate(parts_lev)
-    boxes = np.concatenate(parts_box).astype(np.int64)
-    # Back from the distinct levels to the levels as given.
-    order = np.argsort(lev_u, kind="stable")
-    lev_u, boxes = lev_u[order], boxes[order]
-    counts = np.bincount(lev_u, minlength=uniq.size)
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    reps = counts[inverse]
-    out_lev = np.repeat(np.arange(levels.size), reps)
-    offset = np.arange(out_lev.size) - np.repeat(np.cumsum(reps) - reps, reps)
-    return out_lev, boxes[np.repeat(starts[inverse], reps) + offset]
-
-
-def _wsol_clip(x0, y0, x1, y1, width: int, height: int) -> np.ndarray:
-    """Pixel extents -> wsolevaluation's box ``(x, y, min(x + w, W - 1), min(y + h, H - 1))``."""
-    return np.stack([x0, y0, np.minimum(x1 + 1, width - 1), np.minimum(y1 + 1, height - 1)], 1)
+    lv = _distinct_levels(levels, int(u8.max()))
+    position, boxes = _boxes_by_level(u8, lv)
+    return _expand_to_given(position, boxes, lv.of_given)
 
 
 def fast_sweep(
@@ -551,12 +320,12 @@ def fast_sweep(
     out = np.zeros((levels.size, d.size), dtype=bool)
     if gt.shape[0] == 0:
         return out
-    uniq, inverse = np.unique(levels, return_inverse=True)
+    lv = _distinct_levels(levels, int(u8.max()))
     if multi_contour:
-        lev, boxes = _candidate_boxes(u8, uniq, _fine(arr))
+        position, boxes = _boxes_by_level(u8, lv)
     else:
-        lev = np.arange(uniq.size)
-        boxes = np.concatenate([contour_boxes((u8 > lv).view(np.uint8), False) for lv in uniq.tolist()])
-    best = np.full(uniq.size, -np.inf)
-    np.maximum.at(best, lev, inclusive_iou(boxes, gt).max(axis=1))
-    return best[inverse.ravel()][:, None] >= d[None, :] / 100
+        position = np.arange(lv.distinct.size)
+        boxes = np.concatenate([contour_boxes((u8 > x).view(np.uint8), False) for x in lv.distinct.tolist()])
+    best = np.full(lv.distinct.size, -np.inf)
+    np.maximum.at(best, position, inclusive_iou(boxes, gt).max(axis=1))
+    return best[lv.of_given][:, None] >= d[None, :] / 100

@@ -1,0 +1,364 @@
+"""Compiled kernels of the fast sweep (numba): the boxes of every cut level in one pass.
+
+wsolevaluation's candidate boxes at a cut level ``l`` of a ``uint8`` map are
+the boxes of the 8-connected components of ``{u8 > l}`` (outer contours)
+and, grown by one pixel, of the 4-connected components of ``{u8 <= l}``
+that do not touch the border (hole contours). :func:`level_boxes` finds
+them at every wanted level at once, with two union-find passes over one
+counting sort of the pixels:
+
+* **Components**: the pixels are added brightest first, each joined to
+  its 8 neighbours already in. Once every pixel of value ``v`` is in, the
+  sets are the components of ``{u8 > v - 1}``: their boxes are read off.
+* **Holes**: a pixel ``p`` lies in a hole exactly while
+  ``u8[p] <= l < fill[p]``, where ``fill`` (:func:`fill_levels`) is the
+  least level at which ``p`` reaches the border through pixels ``<= l``
+  (grayscale hole filling). Only those pixels are added, darkest first, 4
+  neighbours; a hole leaves when the level reaches its ``fill`` (all its
+  pixels share it: they reach the border together).
+
+Layout: the map is padded with a one-pixel frame and flattened, so the
+neighbours of flat index ``p`` are ``p + offset`` with no bounds check (the
+frame is never in a set). ``label[p]`` is the set a pixel joined; sets
+are numbered as they start and form a union-find forest of their own
+(``parent``, union by size, path halving), each root keeping its size and
+its tight box ``x0, y0, x1, y1`` in map coordinates. The live roots are
+kept in a dense list (``alive``, with each root's position ``slot``), so
+that reading a level costs the number of sets, not of pixels.
+
+A pixel's 8 neighbours already in fall into at most 4 groups of mutually
+adjacent pixels, and the pixels of a group are already in one set (the
+later of two adjacent pixels joined the earlier); :data:`RING_GROUPS`
+gives, for each of the 256 patterns of neighbours in, one neighbour per
+group, so a pixel looks up 1 set where it would look up 8.
+
+Compiled on first use and cached on disk (``cache=True``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+OUT = -1  # label of a pixel in no set (not added yet, or never: the frame)
+FRAME = 256  # fill level of the frame: above every pixel value
+
+# The 8 neighbours in ring order NW, N, NE, E, SE, S, SW, W (dx, dy).
+RING = ((-1, -1), (0, -1), (1, -1), (1, 0), (1, 1), (0, 1), (-1, 1), (-1, 0))
+
+
+def _ring_groups() -> np.ndarray:
+    """(256, 5) int64: for each pattern of neighbours in (bit j: ring neighbour j),
+    the number of groups of mutually 8-adjacent neighbours, then one member of each."""
+    table = np.zeros((256, 5), dtype=np.int64)
+    for mask in range(256):
+        members = [j for j in range(8) if mask >> j & 1]
+        seen: set[int] = set()
+        for j in members:
+            if j in seen:
+                continue
+            table[mask, 0] += 1
+            table[mask, table[mask, 0]] = j
+            stack = [j]
+            seen.add(j)
+            while stack:
+                a = stack.pop()
+                for b in members:
+                    (ax, ay), (bx, by) = RING[a], RING[b]
+                    if b not in seen and max(abs(ax - bx), abs(ay - by)) == 1:
+                        seen.add(b)
+                        stack.append(b)
+    return table
+
+
+RING_GROUPS = _ring_groups()
+
+
+@njit(cache=True, nogil=True)
+def _sorted_pixels(u8):
+    """Counting sort of the pixels by value (raster order within a value).
+
+    Returns (order, coord, start): ``order`` the padded flat indices,
+    ``coord`` the same pixels as ``y << 16 | x``, and the pixels of value
+    ``v`` at ``order[start[v]:start[v + 1]]``.
+    """
+    height, width = u8.shape
+    stride = width + 2
+    start = np.zeros(257, np.int64)
+    for y in range(height):
+        for x in range(width):
+            start[u8[y, x] + 1] += 1
+    for v in range(256):
+        start[v + 1] += start[v]
+    nxt = start[:256].copy()
+    order = np.empty(height * width, np.int32)
+    coord = np.empty(height * width, np.int32)
+    for y in range(height):
+        for x in range(width):
+            v = u8[y, x]
+            order[nxt[v]] = (y + 1) * stride + x + 1
+            coord[nxt[v]] = (y << 16) | x
+            nxt[v] += 1
+    return order, coord, start
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _root(parent, s):
+    """Root of set ``s``, halving the path on the way."""
+    while parent[s] != s:
+        parent[s] = parent[parent[s]]
+        s = parent[s]
+    return s
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _join(root, s, parent, size, box, alive, slot, n_alive):
+    """Merge the sets of roots ``root`` and ``s`` (the smaller goes under).
+
+    Returns (the merged root, the new number of live roots).
+    """
+    if size[s] > size[root]:
+        root, s = s, root
+    parent[s] = root
+    size[root] += size[s]
+    box[root, 0] = min(box[root, 0], box[s, 0])
+    box[root, 1] = min(box[root, 1], box[s, 1])
+    box[root, 2] = max(box[root, 2], box[s, 2])
+    box[root, 3] = max(box[root, 3], box[s, 3])
+    return root, _drop(alive, slot, n_alive, slot[s])
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _drop(alive, slot, n_alive, i):
+    """Remove entry ``i`` of the dense list of live roots; returns the new length."""
+    moved = alive[n_alive - 1]
+    alive[i] = moved
+    slot[moved] = i
+    return n_alive - 1
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _start_set(s, x, y, parent, size, box, alive, slot, n_alive):
+    """Set ``s`` = the one pixel (x, y); returns the new number of live roots."""
+    parent[s] = s
+    size[s] = 1
+    box[s, 0] = x
+    box[s, 1] = y
+    box[s, 2] = x
+    box[s, 3] = y
+    alive[n_alive] = s
+    slot[s] = n_alive
+    return n_alive + 1
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _take_in(root, x, y, size, box):
+    """Pixel (x, y) joins the set of ``root``."""
+    size[root] += 1
+    if x < box[root, 0]:
+        box[root, 0] = x
+    if x > box[root, 2]:
+        box[root, 2] = x
+    if y < box[root, 1]:
+        box[root, 1] = y
+    if y > box[root, 3]:
+        box[root, 3] = y
+
+
+@njit(cache=True, nogil=True)
+def _emit(out, n_out, level, alive, n_alive, box, grow, width, height):
+    """Append ``(level, box)`` for every live set, grown by ``grow`` and clipped as wsolevaluation.
+
+    The box is wsolevaluation's ``(x, y, min(x + w, W - 1), min(y + h,
+    H - 1))`` of the contour's ``boundingRect``. Returns (out, row count);
+    ``out`` is reallocated when full.
+    """
+    if n_out + n_alive > out.shape[0]:
+        bigger = np.empty((2 * (n_out + n_alive), 5), np.int32)
+        bigger[:n_out] = out[:n_out]
+        out = bigger
+    for i in range(n_alive):
+        r = alive[i]
+        out[n_out, 0] = level
+        out[n_out, 1] = box[r, 0] - grow
+        out[n_out, 2] = box[r, 1] - grow
+        out[n_out, 3] = min(box[r, 2] + grow + 1, width - 1)
+        out[n_out, 4] = min(box[r, 3] + grow + 1, height - 1)
+        n_out += 1
+    return out, n_out
+
+
+@njit(cache=True, nogil=True)
+def _component_rows(u8, level_slot, order, coord, start, ring_groups):
+    """Outer-contour rows: the 8-connected components of ``{u8 > l}``, brightest pixels first."""
+    height, width = u8.shape
+    stride = width + 2
+    ring = np.array(  # RING as flat offsets
+        [-stride - 1, -stride, -stride + 1, 1, stride + 1, stride, stride - 1, -1], np.int64
+    )
+    n = order.size
+    label = np.full((height + 2) * stride, OUT, np.int32)
+    parent = np.empty(n, np.int32)
+    size = np.empty(n, np.int32)
+    box = np.empty((n, 4), np.int32)
+    alive = np.empty(n, np.int32)
+    slot = np.empty(n, np.int32)
+    n_sets = n_alive = n_out = 0
+    out = np.empty((1024, 5), np.int32)
+    lowest = 0
+    while lowest < 256 and level_slot[lowest] < 0:
+        lowest += 1
+    for v in range(255, lowest, -1):  # after value v: the components of {u8 > v - 1}
+        for k in range(start[v], start[v + 1]):
+            p = order[k]
+            x, y = coord[k] & 0xFFFF, coord[k] >> 16
+            pattern = 0
+            for j in range(8):
+                pattern |= (label[p + ring[j]] != OUT) << j
+            root = OUT
+            for g in range(ring_groups[pattern, 0]):
+                s = _root(parent, label[p + ring[ring_groups[pattern, g + 1]]])
+                if root == OUT:
+                    root = s
+                elif s != root:
+                    root, n_alive = _join(root, s, parent, size, box, alive, slot, n_alive)
+            if root == OUT:
+                root = n_sets
+                n_sets += 1
+                n_alive = _start_set(root, x, y, parent, size, box, alive, slot, n_alive)
+            else:
+                _take_in(root, x, y, size, box)
+            label[p] = root
+        if level_slot[v - 1] >= 0:
+            out, n_out = _emit(out, n_out, level_slot[v - 1], alive, n_alive, box, 0, width, height)
+    return out[:n_out]
+
+
+@njit(cache=True, nogil=True)
+def fill_levels(u8):
+    """Grayscale hole filling of ``u8`` (4-connected), on the padded flat grid (int32).
+
+    ``fill[p]`` is the least, over 4-connected paths from a border pixel to
+    ``p``, of the largest value on the path, so ``p`` reaches the border
+    within ``{u8 <= l}`` exactly when ``l >= fill[p]``; the frame holds
+    :data:`FRAME`. Reconstruction by erosion with Vincent's hybrid
+    algorithm (IEEE TIP 1993): one raster and one anti-raster scan, then a
+    queue for what they leave.
+    """
+    height, width = u8.shape
+    stride = width + 2
+    n = (height + 2) * stride
+    val = np.full(n, FRAME, np.int32)
+    fill = np.full(n, FRAME, np.int32)
+    for y in range(height):
+        for x in range(width):
+            p = (y + 1) * stride + x + 1
+            val[p] = u8[y, x]
+            on_border = y == 0 or x == 0 or y == height - 1 or x == width - 1
+            fill[p] = u8[y, x] if on_border else 255
+    for y in range(2, height):  # interior rows, raster order: from above and the left
+        for p in range(y * stride + 2, y * stride + width):
+            fill[p] = max(val[p], min(fill[p], fill[p - 1], fill[p - stride]))
+    queue = np.empty(n, np.int32)  # a ring buffer; a pixel is in it at most once
+    queued = np.zeros(n, np.bool_)
+    head = tail = 0
+    for y in range(height - 1, 1, -1):  # anti-raster: from below and the right
+        for p in range(y * stride + width - 1, y * stride + 1, -1):
+            f = max(val[p], min(fill[p], fill[p + 1], fill[p + stride]))
+            fill[p] = f
+            for q in (p + 1, p + stride):
+                if f < fill[q] and val[q] < fill[q]:
+                    queue[tail] = p
+                    queued[p] = True
+                    tail = (tail + 1) % n
+                    break
+    while head != tail:
+        p = queue[head]
+        queued[p] = False
+        head = (head + 1) % n
+        for q in (p - stride, p - 1, p + 1, p + stride):
+            if fill[p] < fill[q] and val[q] < fill[q]:  # never true on the border or the frame
+                fill[q] = max(fill[p], val[q])
+                if not queued[q]:
+                    queue[tail] = q
+                    queued[q] = True
+                    tail = (tail + 1) % n
+    return fill
+
+
+@njit(cache=True, nogil=True)
+def _hole_rows(u8, level_slot, order, coord, start):
+    """Hole-contour rows: the 4-connected components of ``{u8 <= l}`` off the border."""
+    height, width = u8.shape
+    stride = width + 2
+    ring = np.array([-stride, -1, 1, stride], np.int64)
+    fill = fill_levels(u8)
+    n = order.size
+    label = np.full((height + 2) * stride, OUT, np.int32)
+    parent = np.empty(n, np.int32)
+    size = np.empty(n, np.int32)
+    box = np.empty((n, 4), np.int32)
+    alive = np.empty(n, np.int32)
+    slot = np.empty(n, np.int32)
+    leaves = np.empty(n, np.int32)  # the fill level of each set: it reaches the border there
+    n_sets = n_alive = n_out = 0
+    out = np.empty((256, 5), np.int32)
+    highest = 255
+    while highest >= 0 and level_slot[highest] < 0:
+        highest -= 1
+    for v in range(highest + 1):  # after value v: the holes of {u8 > v}
+        for k in range(start[v], start[v + 1]):
+            p = order[k]
+            if fill[p] <= v:
+                continue  # reaches the border at every level it is in: never in a hole
+            x, y = coord[k] & 0xFFFF, coord[k] >> 16
+            root = OUT
+            for j in range(4):
+                s = label[p + ring[j]]
+                if s == OUT:
+                    continue
+                s = _root(parent, s)
+                if root == OUT:
+                    root = s
+                elif s != root:
+                    root, n_alive = _join(root, s, parent, size, box, alive, slot, n_alive)
+            if root == OUT:
+                root = n_sets
+                n_sets += 1
+                n_alive = _start_set(root, x, y, parent, size, box, alive, slot, n_alive)
+                leaves[root] = fill[p]
+            else:
+                _take_in(root, x, y, size, box)
+            label[p] = root
+        i = 0
+        while i < n_alive:  # holes whose fill level is reached join the outside
+            if leaves[alive[i]] <= v:
+                n_alive = _drop(alive, slot, n_alive, i)
+            else:
+                i += 1
+        if level_slot[v] >= 0:
+            out, n_out = _emit(out, n_out, level_slot[v], alive, n_alive, box, 1, width, height)
+    return out[:n_out]
+
+
+@njit(cache=True, nogil=True)
+def level_boxes(u8, level_slot, ring_groups):
+    """Every contour box of ``{u8 > l}`` at every wanted level ``l``.
+
+    Args:
+        u8: (H, W) uint8 map, C-contiguous.
+        level_slot: (256,) int64, the output slot of level ``l`` or -1 when
+            ``l`` is not wanted (nor any level ``>= u8.max()``: empty masks).
+        ring_groups: :data:`RING_GROUPS`.
+
+    Returns:
+        (K, 5) int32 rows ``(slot, x0, y0, x1, y1)``, wsolevaluation's
+        clipped inclusive boxes: outer contours then hole contours.
+    """
+    order, coord, start = _sorted_pixels(u8)
+    outer = _component_rows(u8, level_slot, order, coord, start, ring_groups)
+    holes = _hole_rows(u8, level_slot, order, coord, start)
+    rows = np.empty((outer.shape[0] + holes.shape[0], 5), np.int32)
+    rows[: outer.shape[0]] = outer
+    rows[outer.shape[0] :] = holes
+    return rows
