@@ -17,8 +17,8 @@ from infocam.cli import main
 
 # Everything but the demo (its code path is tested below with a stand-in
 # command); the pipeline runs on the CPU only when named.
-QUICK_ONLY = "maps,pipeline,boxes,sweep,memory,trainer"
-GOALED = ("maps", "boxes", "sweep", "memory", "trainer")
+QUICK_ONLY = "maps,pipeline,boxes,sweep,score,memory,trainer"
+GOALED = ("maps", "boxes", "sweep", "score", "memory", "trainer")
 MACHINE_KEYS = ("cpu_count", "cpus_usable", "torch_version", "torch_threads", "load_average", "device")
 
 
@@ -95,6 +95,14 @@ def test_quick_bench_numbers(quick_report):
         assert 0 <= step["max_box_acc_v2_fast_all"] <= 100
         assert set(step["max_box_acc_fast_all"]) == {"30", "50", "70"}
     assert s["ratio"] == s["measured"]["steps"]["0.001"]["speedup"]
+
+    sc = res["score"]
+    assert sc["identical"] is True
+    m = sc["measured"]
+    assert m["maps"] == 120 and m["step"] == 0.001 and m["reference_maps"] < m["maps"]
+    assert m["score_s"] > 0 and m["reference_s_extrapolated"] > 0 and m["scaling_speedup"] > 0
+    assert 0 <= m["max_box_acc_v1"] <= m["max_box_acc"]["50"] <= 100
+    assert sc["ratio"] == pytest.approx(m["reference_s_extrapolated"] / m["score_s"])
 
     mem = res["memory"]["measured"]
     assert mem["n_large"] == 10 * mem["n"]

@@ -12,6 +12,8 @@ name           what is compared (goal)
                (>= 20x at step 0.001)
 ``memory``     evaluation peak RSS, N vs 10 N images (growth < 10%)
 ``trainer``    ``fit`` vs a bare torch loop (>= 0.95x)
+``score``      ``infocam score`` over 5,794 CAM-like maps vs wsolevaluation's
+               per-threshold loop (<= 30 s), identical hits
 ``demo``       ``infocam demo`` wall time (<= 180 s on 2 CPU cores)
 =============  ==============================================================
 
@@ -28,7 +30,7 @@ from typing import Any
 
 import torch
 
-from infocam.bench import boxes, demo, maps, memory, pipeline, sweep, trainer
+from infocam.bench import boxes, demo, maps, memory, pipeline, score, sweep, trainer
 from infocam.bench.common import BenchContext, error_entry, machine_info
 from infocam.errors import InputError
 
@@ -43,7 +45,7 @@ __all__ = [
 
 #: Every measurement, in the order they run and print.
 MEASUREMENTS: dict[str, ModuleType] = {
-    m.NAME: m for m in (maps, pipeline, boxes, sweep, memory, trainer, demo)
+    m.NAME: m for m in (maps, pipeline, boxes, sweep, score, memory, trainer, demo)
 }
 #: Run by default only on a GPU.
 GPU_ONLY_DEFAULT = ("pipeline",)
@@ -116,7 +118,8 @@ def run_bench(
         except Exception as exc:  # one broken measurement must not hide the others
             results[n] = error_entry(n, mod.TITLE, exc, ctx, time.perf_counter() - t)
             ctx.log(f"{n}: failed: {type(exc).__name__}: {exc}")
-    identical = results["sweep"].get("identical") if "sweep" in results else None
+    flags = [e["identical"] for e in results.values() if e.get("identical") is not None]
+    identical = all(flags) if flags else None
     met = [e["met"] for e in results.values() if e.get("met") is not None]
     return {
         "format": FORMAT,
@@ -155,7 +158,7 @@ def format_table(report: dict[str, Any]) -> str:
                 numbers = "?"
             if "error" in e:
                 numbers += f"  ERROR {e['error']}"
-        if name == "sweep" and "identical" in e:
+        if "identical" in e:
             numbers += "; identical" if e["identical"] else "; NOT IDENTICAL"
         ratio = "-" if e.get("ratio") is None else f"{e['ratio']:.3f}"
         met = {True: "yes", False: "NO", None: "-"}[e.get("met")]

@@ -29,7 +29,6 @@ import io
 import math
 import numbers
 import os
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,6 +106,11 @@ def _prepare(raw: np.ndarray, name: str, to: tuple[int, int], s: _Settings, stat
     return np.ascontiguousarray(arr)
 
 
+def _single(scoremap: np.ndarray) -> torch.Tensor:
+    """(1, H, W) float32 for the GT-known box (cast by NumPy: torch's cast wakes its thread pool per map)."""
+    return torch.from_numpy(scoremap.astype(np.float32, copy=False))[None]
+
+
 def _correct(t: Truth, top: list[int] | None) -> torch.Tensor | None:
     if top is None:
         return None
@@ -146,7 +150,7 @@ def _score_chunk(chunk: list[Truth]) -> tuple[np.ndarray, dict]:
         gts = check_gt_boxes([torch.from_numpy(scale_boxes(t.boxes, t.size, to))], 1)
         masks = torch.from_numpy(read_truth_mask(t, to))[None] if s.has_masks else None
         correct = _correct(t, predictions.get(t.id)) if predictions is not None else None
-        meter.update(torch.from_numpy(scoremap)[None], gts, masks=masks, scores=[scoremap], correct=correct)
+        meter.update(_single(scoremap), gts, masks=masks, scores=[scoremap], correct=correct)
     return meter.counts(), stats
 
 
@@ -172,8 +176,7 @@ def _rows_chunk(args: tuple[list[Truth], dict]) -> list[list]:
             for d in s.iou_thresholds:
                 iou = best_iou(scoremap, gt, best["v2"][d])
                 row += [_fmt(iou), int(iou >= d / 100)]
-            m = torch.from_numpy(scoremap)[None].float()
-            box = boxes_from_maps(m, threshold=s.threshold)
+            box = boxes_from_maps(_single(scoremap), threshold=s.threshold)
             gts = check_gt_boxes([torch.from_numpy(gt)], 1)
             hit = bool(box_hits(box, gts, 0.5)[0])
             iou_known = float(box_iou(box.double(), gts[0]).max()) if gt.shape[0] else 0.0
@@ -219,7 +222,9 @@ class _Runner:
         else:
             import multiprocessing as mp
 
-            ctx = mp.get_context("spawn")  # never fork a process that may hold torch threads
+            # fork, as torch's DataLoader does on Linux: the workers start at once and
+            # run torch with one thread; elsewhere spawn (each worker imports anew)
+            ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
             self.pool = ctx.Pool(self.workers, initializer=_init_worker, initargs=self.init_args)
         return self
 
@@ -399,7 +404,6 @@ def score_maps(
     notes = []
     if unknown:
         notes.append(f"ignored {len(unknown)} maps of images not in the ground truth: {first_few(unknown)}")
-        print(f"warning: {notes[-1]}", file=sys.stderr)
     preds = None
     if predictions is not None:
         preds = read_predictions(predictions, truth.class_names)
@@ -409,7 +413,6 @@ def score_maps(
         extra = len(set(preds) - known)
         if extra:
             notes.append(f"ignored {extra} predictions of images not in the ground truth")
-            print(f"warning: {notes[-1]}", file=sys.stderr)
         preds = {k: v for k, v in preds.items() if k in known}
     settings = _Settings(size_, bool(normalize), threshold, cam_curve_step, d, truth.has_boxes, truth.has_masks, sweep)
 

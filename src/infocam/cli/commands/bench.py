@@ -8,7 +8,7 @@ from pathlib import Path
 
 NAME = "bench"
 ORDER = 90
-HELP = "measure performance side by side (maps, boxes, sweep, memory, trainer, demo)"
+HELP = "measure performance side by side (maps, boxes, sweep, score, memory, trainer, demo)"
 DESCRIPTION = """\
 Runs each measurement side by side in one process (interleaved rounds,
 medians) and prints a table; --json writes every number, the ratio, the
@@ -20,11 +20,13 @@ measurements (--only):
   pipeline  forward + maps + boxes images/s (default on --device cuda only)
   boxes     boxes_from_maps vs a plain OpenCV findContours loop (goal >= 1x)
   sweep     MaxBoxAccV2 fast_sweep vs reference_sweep, identical hits (goal >= 20x)
+  score     `infocam score` over 5,794 CAM-like maps, step 0.001, vs wsolevaluation's
+            per-threshold loop (goal <= 30 s), identical hits
   memory    evaluation peak RSS for N vs 10N images (goal growth < 10%)
   trainer   the trainer vs a bare torch loop, images/s (goal >= 0.95x)
   demo      wall time of `infocam demo` (goal <= 180 s on 2 CPU cores)
 
-Exits 1 when the fast sweep's hits are not identical to the reference's or a
+Exits 1 when fast hits are not identical to the reference loop's or a
 measurement failed; unmet goals are reported, not fatal.
 
 examples:

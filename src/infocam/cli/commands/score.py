@@ -98,5 +98,7 @@ def run(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         progress=not args.no_progress and sys.stderr.isatty(),
     )
+    for note in result["notes"]:
+        print(f"warning: {note}", file=sys.stderr)
     print(format_score_table(result))
     return 0
