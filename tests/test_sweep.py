@@ -12,6 +12,8 @@ from hypothesis.extra.numpy import arrays
 
 from infocam.maps import normalize_maps, resize_maps
 from infocam.sweep import (
+    _distinct_levels,
+    _largest_contour_boxes,
     candidate_boxes,
     contour_boxes,
     fast_sweep,
@@ -35,8 +37,28 @@ def fast_multisets(scoremap: np.ndarray, levels) -> list[list[tuple]]:
 
 
 def assert_same_candidates(scoremap: np.ndarray, levels=ALL_LEVELS) -> None:
+    """Every contour box (MaxBoxAccV2) and the largest contour's box (first MaxBoxAcc), per level."""
     u8 = scoremap_to_uint8(scoremap)
     assert fast_multisets(scoremap, levels) == contour_multisets(u8, levels)
+    lv = _distinct_levels(np.asarray(levels), int(u8.max()))
+    first = [contour_boxes((u8 > x).astype(np.uint8), multi_contour=False)[0].tolist() for x in lv.distinct]
+    assert _largest_contour_boxes(u8, lv).tolist() == first
+
+
+def cam_map(seed: int, dtype=np.float64, size: int = 14) -> np.ndarray:
+    """A map as wsolevaluation's inference writes it: a size x size CAM (here
+    random), float64, resized to 224 with cv2 INTER_CUBIC, min-max normalised."""
+    rng = np.random.default_rng(seed)
+    x = cv2.resize(rng.standard_normal((size, size)), (224, 224), interpolation=cv2.INTER_CUBIC)
+    x -= x.min()
+    x /= x.max()
+    return x.astype(dtype)
+
+
+def assert_sweeps_agree(m, gt, thr) -> None:
+    for multi_contour in (True, False):
+        want = reference_sweep(m, gt, thr, multi_contour=multi_contour)
+        assert np.array_equal(fast_sweep(m, gt, thr, multi_contour=multi_contour), want), multi_contour
 
 
 def smooth(rng, h, w, sigma) -> np.ndarray:
@@ -222,10 +244,8 @@ def test_fast_sweep_equals_reference_on_special_maps(name):
     rng = np.random.default_rng(len(name))
     thr = np.arange(0, 1, 0.01)
     for n_gt in (1, 3):
-        gt = random_gt(rng, h, w, n_gt)
-        assert np.array_equal(fast_sweep(m, gt, thr), reference_sweep(m, gt, thr))
-    gt = np.array([[0, 0, w, h]])  # the full image
-    assert np.array_equal(fast_sweep(m, gt, thr), reference_sweep(m, gt, thr))
+        assert_sweeps_agree(m, random_gt(rng, h, w, n_gt), thr)
+    assert_sweeps_agree(m, np.array([[0, 0, w, h]]), thr)  # the full image
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -241,8 +261,7 @@ def test_fast_equals_reference_on_random_maps(seed):
     thr = np.arange(0, 1, 0.01)
     for m in maps:
         assert_same_candidates(m)
-        gt = random_gt(rng, h, w, 1 + seed % 3)
-        assert np.array_equal(fast_sweep(m, gt, thr), reference_sweep(m, gt, thr))
+        assert_sweeps_agree(m, random_gt(rng, h, w, 1 + seed % 3), thr)
 
 
 def test_fast_equals_reference_on_224_maps():
@@ -252,12 +271,23 @@ def test_fast_equals_reference_on_224_maps():
     thr = np.arange(0, 1, 0.01)
     for m in (smooth(rng, 224, 224, 6.0), cam):
         gt = np.array([[40, 50, 150, 190], [100, 10, 220, 60]])
+        assert_sweeps_agree(m, gt, thr)
         ref = reference_sweep(m, gt, thr)
-        assert np.array_equal(fast_sweep(m, gt, thr), ref)
         assert np.array_equal(fast_sweep(m.astype(np.float64), gt, thr), ref)  # float32-valued
-        m64 = m.astype(np.float64) * (1 - 1e-12)  # not float32 values: ties of u8 broken by index
-        assert np.array_equal(fast_sweep(m64, gt, thr), reference_sweep(m64, gt, thr))
         assert np.array_equal(fast_sweep(torch.from_numpy(m), torch.from_numpy(gt), thr), ref)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("step", [0.01, 0.001])
+def test_fast_equals_reference_on_cam_maps(dtype, step):
+    # maps as wsolevaluation writes them (14 x 14 and 7 x 7 CAMs), float64 as
+    # it saves them and float32; wsolevaluation's two steps; both versions
+    thr = np.arange(0, 1, step)
+    for seed, size in ((0, 14), (1, 7)):
+        m = cam_map(seed, dtype, size)
+        assert_same_candidates(m)
+        gt = random_gt(np.random.default_rng(seed), 224, 224, 2)
+        assert_sweeps_agree(m, gt, thr)
 
 
 def test_fast_equals_reference_at_the_default_step_0001():
@@ -266,14 +296,33 @@ def test_fast_equals_reference_at_the_default_step_0001():
     m = smooth(rng, 224, 224, 6.0)
     thr = np.arange(0, 1, 0.001)
     for gt in (np.array([[30, 20, 200, 180]]), np.array([[0, 0, 224, 224]]), np.array([[100, 100, 120, 140]])):
-        assert np.array_equal(fast_sweep(m, gt, thr), reference_sweep(m, gt, thr))
+        assert_sweeps_agree(m, gt, thr)
+
+
+def test_quantisation_boundary_in_the_maps_own_dtype():
+    # 17 * 195 / 255 = 13 exactly, but the float64 product (17/255) * (195/255)
+    # times 255 is 12.999999999999998: wsolevaluation's uint8 is 12
+    x = np.float64(17 / 255) * np.float64(195 / 255)
+    assert scoremap_to_uint8(np.array([[x]])).tolist() == [[12]]
+    assert scoremap_to_uint8(np.array([[17 / 255]])).tolist() == [[17]]
+    # a map of such products: in float64 and float32 the uint8 maps differ
+    # in places, and the fast sweep follows each dtype's own
+    k = np.arange(0, 256, 3) / 255
+    m64 = np.outer(k, k)
+    m32 = m64.astype(np.float32)
+    assert (scoremap_to_uint8(m64) != scoremap_to_uint8(m32)).any()
+    thr = np.arange(0, 1, 0.001)
+    for m in (m64, m32):
+        assert_same_candidates(m)
+        h, w = m.shape
+        assert_sweeps_agree(m, np.array([[10, 10, w, h]]), thr)
+        assert_sweeps_agree(m, np.array([[0, 0, w // 2, h // 3]]), thr)
 
 
 def test_thresholds_are_returned_in_the_given_order_with_repeats():
     m = special_maps()["nested"]
     thr = [0.5, 0.0, 0.5, 0.95, 0.3, 1.0]
-    gt = [[4, 4, 9, 9]]
-    assert np.array_equal(fast_sweep(m, gt, thr), reference_sweep(m, gt, thr))
+    assert_sweeps_agree(m, [[4, 4, 9, 9]], thr)
     lev, boxes = candidate_boxes(m, [120, 3, 120])
     assert sorted(map(tuple, boxes[lev == 0].tolist())) == sorted(map(tuple, boxes[lev == 2].tolist()))
 
@@ -288,7 +337,21 @@ def test_property_small_maps(values):
     h, w = f.shape
     gt = np.array([[0, 0, max(1, w // 2), max(1, h // 2)], [w // 3, h // 3, w, h]])
     thr = np.arange(0, 1, 0.05)
-    assert np.array_equal(fast_sweep(f, gt, thr), reference_sweep(f, gt, thr))
+    assert_sweeps_agree(f, gt, thr)
+    assert_same_candidates(u8, levels)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    arrays(np.uint8, st.tuples(st.integers(1, 16), st.integers(1, 16)), elements=st.integers(0, 255)),
+    st.integers(0, 2**32 - 1),
+)
+def test_property_any_uint8_map_every_level(u8, seed):
+    # any values: nested holes and islands, ties of area between contours
+    assert_same_candidates(u8)
+    h, w = u8.shape
+    rng = np.random.default_rng(seed)
+    assert_sweeps_agree(u8, random_gt(rng, h, w, 2), np.arange(0, 1, 0.01))
 
 
 # ----------------------------------------------------------------------------

@@ -74,9 +74,28 @@ def _ring_groups() -> np.ndarray:
 RING_GROUPS = _ring_groups()
 
 
+def _window_weights() -> np.ndarray:
+    """(256,) int64: the polygon area (doubled) a pixel adds to its set, by pattern of neighbours in.
+
+    The 2 x 2 windows of pixel centres that have ``p`` as a corner are
+    those of ring neighbours (NW, N, W), (N, NE, E), (E, SE, S), (S, SW, W).
+    A window with 3 corners in a set is half inside its contour polygon,
+    with 4 all inside; so the pixel that completes 3 corners of a window
+    adds 1 (half a window, doubled), the one that completes 4 adds 1 more.
+    """
+    windows = ((0, 1, 7), (1, 2, 3), (3, 4, 5), (5, 6, 7))
+    table = np.zeros(256, dtype=np.int64)
+    for mask in range(256):
+        table[mask] = sum(sum(mask >> j & 1 for j in w) >= 2 for w in windows)
+    return table
+
+
+WINDOW_WEIGHTS = _window_weights()
+
+
 @njit(cache=True, nogil=True)
 def _sorted_pixels(u8):
-    """Counting sort of the pixels by value (raster order within a value).
+    """Counting sort of the pixels of a (H, W) array of values 0 .. 255 (raster order within a value).
 
     Returns (order, coord, start): ``order`` the padded flat indices,
     ``coord`` the same pixels as ``y << 16 | x``, and the pixels of value
@@ -112,10 +131,11 @@ def _root(parent, s):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _join(root, s, parent, size, box, alive, slot, n_alive):
+def _join(root, s, parent, size, box, alive, slot, n_alive, extra):
     """Merge the sets of roots ``root`` and ``s`` (the smaller goes under).
 
-    Returns (the merged root, the new number of live roots).
+    ``extra`` (sets, 3) int64, when not empty: per-set (sum, min, min)
+    columns, merged too. Returns (the merged root, the new number of live roots).
     """
     if size[s] > size[root]:
         root, s = s, root
@@ -125,6 +145,10 @@ def _join(root, s, parent, size, box, alive, slot, n_alive):
     box[root, 1] = min(box[root, 1], box[s, 1])
     box[root, 2] = max(box[root, 2], box[s, 2])
     box[root, 3] = max(box[root, 3], box[s, 3])
+    if extra.shape[0]:
+        extra[root, 0] += extra[s, 0]
+        extra[root, 1] = min(extra[root, 1], extra[s, 1])
+        extra[root, 2] = min(extra[root, 2], extra[s, 2])
     return root, _drop(alive, slot, n_alive, slot[s])
 
 
@@ -188,21 +212,69 @@ def _emit(out, n_out, level, alive, n_alive, box, grow, width, height):
     return out, n_out
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _pattern8(label, p, ring):
+    """Bit j set when ring neighbour j of ``p`` is in a set."""
+    pattern = 0
+    for j in range(8):
+        pattern |= (label[p + ring[j]] != OUT) << j
+    return pattern
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _add8(p, x, y, pattern, ring, ring_groups, label, parent, size, box, alive, slot, n_sets, n_alive, extra):
+    """Add pixel ``p`` at (x, y), joining the sets of its 8 neighbours in (one per group).
+
+    ``extra``: as in :func:`_join` (a new set starts at (0, max, max)).
+    Returns (its root, number of sets started, number of live roots).
+    """
+    root = OUT
+    for g in range(ring_groups[pattern, 0]):
+        s = _root(parent, label[p + ring[ring_groups[pattern, g + 1]]])
+        if root == OUT:
+            root = s
+        elif s != root:
+            root, n_alive = _join(root, s, parent, size, box, alive, slot, n_alive, extra)
+    if root == OUT:
+        root = n_sets
+        n_sets += 1
+        n_alive = _start_set(root, x, y, parent, size, box, alive, slot, n_alive)
+        if extra.shape[0]:
+            extra[root, 0] = 0
+            extra[root, 1] = extra[root, 2] = 1 << 62
+    else:
+        _take_in(root, x, y, size, box)
+    label[p] = root
+    return root, n_sets, n_alive
+
+
+@njit(cache=True, nogil=True)
+def _sets(n_pixels, n):
+    """Union-find state: label (padded pixels), parent, size, box, alive, slot (``n`` sets)."""
+    return (
+        np.full(n_pixels, OUT, np.int32),
+        np.empty(n, np.int32),
+        np.empty(n, np.int32),
+        np.empty((n, 4), np.int32),
+        np.empty(n, np.int32),
+        np.empty(n, np.int32),
+    )
+
+
+@njit(cache=True, nogil=True)
+def _ring8(stride):
+    """:data:`RING` as flat offsets in a padded map of row length ``stride``."""
+    return np.array([-stride - 1, -stride, -stride + 1, 1, stride + 1, stride, stride - 1, -1], np.int64)
+
+
 @njit(cache=True, nogil=True)
 def _component_rows(u8, level_slot, order, coord, start, ring_groups):
     """Outer-contour rows: the 8-connected components of ``{u8 > l}``, brightest pixels first."""
     height, width = u8.shape
     stride = width + 2
-    ring = np.array(  # RING as flat offsets
-        [-stride - 1, -stride, -stride + 1, 1, stride + 1, stride, stride - 1, -1], np.int64
-    )
-    n = order.size
-    label = np.full((height + 2) * stride, OUT, np.int32)
-    parent = np.empty(n, np.int32)
-    size = np.empty(n, np.int32)
-    box = np.empty((n, 4), np.int32)
-    alive = np.empty(n, np.int32)
-    slot = np.empty(n, np.int32)
+    ring = _ring8(stride)
+    label, parent, size, box, alive, slot = _sets((height + 2) * stride, order.size)
+    no_extra = np.empty((0, 3), np.int64)
     n_sets = n_alive = n_out = 0
     out = np.empty((1024, 5), np.int32)
     lowest = 0
@@ -212,23 +284,10 @@ def _component_rows(u8, level_slot, order, coord, start, ring_groups):
         for k in range(start[v], start[v + 1]):
             p = order[k]
             x, y = coord[k] & 0xFFFF, coord[k] >> 16
-            pattern = 0
-            for j in range(8):
-                pattern |= (label[p + ring[j]] != OUT) << j
-            root = OUT
-            for g in range(ring_groups[pattern, 0]):
-                s = _root(parent, label[p + ring[ring_groups[pattern, g + 1]]])
-                if root == OUT:
-                    root = s
-                elif s != root:
-                    root, n_alive = _join(root, s, parent, size, box, alive, slot, n_alive)
-            if root == OUT:
-                root = n_sets
-                n_sets += 1
-                n_alive = _start_set(root, x, y, parent, size, box, alive, slot, n_alive)
-            else:
-                _take_in(root, x, y, size, box)
-            label[p] = root
+            pattern = _pattern8(label, p, ring)
+            root, n_sets, n_alive = _add8(
+                p, x, y, pattern, ring, ring_groups, label, parent, size, box, alive, slot, n_sets, n_alive, no_extra
+            )
         if level_slot[v - 1] >= 0:
             out, n_out = _emit(out, n_out, level_slot[v - 1], alive, n_alive, box, 0, width, height)
     return out[:n_out]
@@ -293,14 +352,9 @@ def _hole_rows(u8, level_slot, order, coord, start):
     stride = width + 2
     ring = np.array([-stride, -1, 1, stride], np.int64)
     fill = fill_levels(u8)
-    n = order.size
-    label = np.full((height + 2) * stride, OUT, np.int32)
-    parent = np.empty(n, np.int32)
-    size = np.empty(n, np.int32)
-    box = np.empty((n, 4), np.int32)
-    alive = np.empty(n, np.int32)
-    slot = np.empty(n, np.int32)
-    leaves = np.empty(n, np.int32)  # the fill level of each set: it reaches the border there
+    label, parent, size, box, alive, slot = _sets((height + 2) * stride, order.size)
+    leaves = np.empty(order.size, np.int32)
+    no_extra = np.empty((0, 3), np.int64)  # the fill level of each set: it reaches the border there
     n_sets = n_alive = n_out = 0
     out = np.empty((256, 5), np.int32)
     highest = 255
@@ -321,7 +375,7 @@ def _hole_rows(u8, level_slot, order, coord, start):
                 if root == OUT:
                     root = s
                 elif s != root:
-                    root, n_alive = _join(root, s, parent, size, box, alive, slot, n_alive)
+                    root, n_alive = _join(root, s, parent, size, box, alive, slot, n_alive, no_extra)
             if root == OUT:
                 root = n_sets
                 n_sets += 1
@@ -362,3 +416,93 @@ def level_boxes(u8, level_slot, ring_groups):
     rows[: outer.shape[0]] = outer
     rows[outer.shape[0] :] = holes
     return rows
+
+
+@njit(cache=True, nogil=True)
+def largest_contour_boxes(u8, level_slot, ring_groups, window_weights):
+    """wsolevaluation's first MaxBoxAcc box (the contour of largest area) at every wanted level.
+
+    ``cv2.contourArea`` of a contour is the area of the polygon through its
+    pixel centres. The largest contour is always the outer contour of a
+    top-level component (one not inside a hole): a hole's polygon, and all
+    inside it, lie within the outer polygon of the component around it.
+    The outer polygon of a top-level component encloses the component with
+    its holes filled, and those filled components are the 8-connected
+    components of ``{fill > l}`` (``fill`` = :func:`fill_levels`). Their
+    polygon areas come from a union-find pass over ``fill`` in which every
+    pixel adds its :data:`WINDOW_WEIGHTS` (doubled areas, exact integers).
+
+    A level is answered here only when the largest area is unique; and,
+    when that component has holes, only when its own polygon (without the
+    holes) has a positive area (a second pass over ``u8`` counts it), since
+    otherwise a hole contour could tie with it. Other levels are flagged:
+    the caller asks ``cv2.findContours`` (exact, and rare).
+
+    Returns (n_slots, 5) int32: ``x0, y0, x1, y1`` (wsolevaluation's clipped
+    box) and a flag (1: undecided here), one row per slot of ``level_slot``.
+    """
+    height, width = u8.shape
+    stride = width + 2
+    n_pixels = (height + 2) * stride
+    ring = _ring8(stride)
+    fill = fill_levels(u8)
+    filled = fill.reshape(height + 2, stride)[1:-1, 1:-1]
+    u_order, u_coord, u_start = _sorted_pixels(u8)
+    f_order, f_coord, f_start = _sorted_pixels(filled)
+    # U: components of {u8 > l}; extra: their own doubled polygon areas
+    u_label, u_parent, u_size, u_box, u_alive, u_slot = _sets(n_pixels, u_order.size)
+    u_extra = np.empty((u_order.size, 3), np.int64)
+    # F: components of {fill > l}; extra: doubled area, least u8, first pixel (raster order)
+    f_label, f_parent, f_size, f_box, f_alive, f_slot = _sets(n_pixels, f_order.size)
+    f_extra = np.empty((f_order.size, 3), np.int64)
+    u_sets = u_alive_n = f_sets = f_alive_n = 0
+    n_slots = 0
+    lowest = 256
+    for lv in range(256):
+        if level_slot[lv] >= 0:
+            n_slots = max(n_slots, level_slot[lv] + 1)
+            lowest = min(lowest, lv)
+    out = np.zeros((n_slots, 5), np.int32)
+    for v in range(255, lowest, -1):  # after value v: the components of {u8 > v - 1}, {fill > v - 1}
+        for k in range(u_start[v], u_start[v + 1]):
+            p = u_order[k]
+            pattern = _pattern8(u_label, p, ring)
+            root, u_sets, u_alive_n = _add8(
+                p, u_coord[k] & 0xFFFF, u_coord[k] >> 16, pattern, ring, ring_groups,
+                u_label, u_parent, u_size, u_box, u_alive, u_slot, u_sets, u_alive_n, u_extra,
+            )  # fmt: skip
+            u_extra[root, 0] += window_weights[pattern]
+        for k in range(f_start[v], f_start[v + 1]):
+            p = f_order[k]
+            x, y = f_coord[k] & 0xFFFF, f_coord[k] >> 16
+            pattern = _pattern8(f_label, p, ring)
+            root, f_sets, f_alive_n = _add8(
+                p, x, y, pattern, ring, ring_groups,
+                f_label, f_parent, f_size, f_box, f_alive, f_slot, f_sets, f_alive_n, f_extra,
+            )  # fmt: skip
+            f_extra[root, 0] += window_weights[pattern]
+            f_extra[root, 1] = min(f_extra[root, 1], u8[y, x])
+            f_extra[root, 2] = min(f_extra[root, 2], p)
+        if level_slot[v - 1] < 0:
+            continue
+        # the largest filled component, and whether another one ties with it
+        best = OUT
+        ties = 0
+        for i in range(f_alive_n):
+            r = f_alive[i]
+            if best == OUT or f_extra[r, 0] > f_extra[best, 0]:
+                best = r
+                ties = 0
+            elif f_extra[r, 0] == f_extra[best, 0]:
+                ties += 1
+        undecided = ties > 0
+        if not undecided and f_extra[best, 1] <= v - 1:  # it has holes: is its own polygon > 0?
+            own = _root(u_parent, u_label[f_extra[best, 2]])
+            undecided = u_extra[own, 0] == 0
+        row = out[level_slot[v - 1]]
+        row[0] = f_box[best, 0]
+        row[1] = f_box[best, 1]
+        row[2] = min(f_box[best, 2] + 1, width - 1)
+        row[3] = min(f_box[best, 3] + 1, height - 1)
+        row[4] = undecided
+    return out

@@ -237,6 +237,21 @@ def _boxes_by_level(u8: np.ndarray, levels: Levels) -> tuple[np.ndarray, np.ndar
     return position, boxes
 
 
+def _largest_contour_boxes(u8: np.ndarray, levels: Levels) -> np.ndarray:
+    """The box of the first contour of largest ``cv2.contourArea`` at each distinct level (L, 4).
+
+    The kernel decides almost every level; a level where contour areas tie
+    (or could) goes to ``cv2.findContours``, whose order breaks the tie.
+    """
+    k = _kernels()
+    decided = k.largest_contour_boxes(np.ascontiguousarray(u8), levels.slot, k.RING_GROUPS, k.WINDOW_WEIGHTS)
+    boxes = np.zeros((levels.distinct.size, 4), dtype=np.int64)  # levels >= the peak: empty mask
+    boxes[: decided.shape[0]] = decided[:, :4]
+    for i in np.flatnonzero(decided[:, 4]).tolist():
+        boxes[i] = contour_boxes((u8 > levels.distinct[i]).view(np.uint8), multi_contour=False)[0]
+    return boxes
+
+
 def _expand_to_given(position: np.ndarray, boxes: np.ndarray, given_to_distinct: np.ndarray):
     """Boxes listed per distinct level -> per given level (repeats get copies), ordered by level."""
     order = np.argsort(position, kind="stable")
@@ -324,8 +339,7 @@ def fast_sweep(
     if multi_contour:
         position, boxes = _boxes_by_level(u8, lv)
     else:
-        position = np.arange(lv.distinct.size)
-        boxes = np.concatenate([contour_boxes((u8 > x).view(np.uint8), False) for x in lv.distinct.tolist()])
+        position, boxes = np.arange(lv.distinct.size), _largest_contour_boxes(u8, lv)
     best = np.full(lv.distinct.size, -np.inf)
     np.maximum.at(best, position, inclusive_iou(boxes, gt).max(axis=1))
     return best[lv.of_given][:, None] >= d[None, :] / 100
