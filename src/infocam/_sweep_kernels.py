@@ -285,7 +285,7 @@ def _component_rows(u8, level_slot, order, coord, start, ring_groups):
             p = order[k]
             x, y = coord[k] & 0xFFFF, coord[k] >> 16
             pattern = _pattern8(label, p, ring)
-            root, n_sets, n_alive = _add8(
+            _, n_sets, n_alive = _add8(
                 p, x, y, pattern, ring, ring_groups, label, parent, size, box, alive, slot, n_sets, n_alive, no_extra
             )
         if level_slot[v - 1] >= 0:
