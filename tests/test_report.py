@@ -60,7 +60,9 @@ def test_page_content_and_default_order(examples, tmp_path: Path) -> None:
     assert page.count('<span class="badge bad">infoCAM IoU 0.00</span>') == 1
     assert page.count('<span class="badge good">infoCAM IoU 1.00</span>') == 4
     assert '<span class="badge good">+1.00</span>' in page and '<span class="badge bad">-1.00</span>' in page
-    assert "<td>CAM</td><td class=\"num\">61.00</td><td class=\"num\">50.25</td>" in page
+    # every row says its R and threshold (this JSON names no threshold: "-")
+    assert "<td>CAM</td><td class=\"num\">1</td><td class=\"num\">-</td><td class=\"num\">61.00</td><td class=\"num\">50.25</td>" in page
+    assert "<td>infoCAM</td><td class=\"num\">4</td>" in page
     assert "Top-1 Cls 80.50 %, Top-5 Cls 94.25 % on 2878 images" in page
 
 

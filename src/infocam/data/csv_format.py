@@ -22,6 +22,8 @@ Rules:
   every label is a class name and the class index is the position of the
   name in the sorted list of names (numbers inside names compare as
   numbers). All rows of one image must agree on its label and split.
+  Integer labels take their names from a ``class_names.txt`` beside the
+  CSV (one name per line, line k naming class k) when there is one.
 * **Boxes** are half-open pixel edges, ``docs/conventions.md``: a box
   covering pixel columns 10..119 is ``x0=10, x1=120``. Leave all four box
   fields empty for an image without a box (training images may have none).
@@ -124,7 +126,7 @@ def read_csv_annotations(csv_path: str | Path, image_root: str | Path) -> Annota
     labels = {p: lab for p, (lab, _line) in raw_labels.items()}
     if labels and all(_INT.match(v) for v in labels.values()):
         n_classes = max(int(v) for v in labels.values()) + 1
-        class_names = [str(i) for i in range(n_classes)]
+        class_names = _names_beside(csv_path, n_classes) or [str(i) for i in range(n_classes)]
         index = {str(i): i for i in range(n_classes)}
         index.update({v: int(v) for v in labels.values()})
     else:
@@ -170,3 +172,12 @@ def _box(row: dict[str, str], path: Path, line: int, problems: ProblemLog):
         problems.add(path, line, why)
         return False
     return values
+
+
+def _names_beside(csv_path: Path, n_classes: int) -> list[str] | None:
+    """Class names from ``class_names.txt`` in the CSV's folder, when it names every class."""
+    path = Path(csv_path).parent / "class_names.txt"
+    if not path.is_file():
+        return None
+    names = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return names if len(names) >= n_classes else None

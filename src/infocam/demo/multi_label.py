@@ -17,8 +17,9 @@ from torch.utils.data import Dataset
 
 from infocam.data.digits import DoubleDigitMNIST
 from infocam.demo.settings import DemoSettings
-from infocam.demo.single_object import FIXED_THRESHOLD, best_setting, loader, train_config
+from infocam.demo.single_object import loader, train_config
 from infocam.engine.multilabel import multilabel_classification, multilabel_localisation
+from infocam.engine.select import FIXED_THRESHOLD, best_setting
 from infocam.engine.trainer import fit
 
 LOSSES = {"sigmoid": "bce", "pc_sigmoid": "pc_sigmoid"}
@@ -48,7 +49,7 @@ def run_multi_label(s: DemoSettings, out: Path, *, progress: bool = True) -> tup
 
         val = multilabel_localisation(model, loader(sets["val"]), slot_ranges=slot_ranges, methods=LOC_METHODS,
                                       regions=s.regions, thresholds=thresholds, progress=progress)
-        chosen = {m: best_setting(val["iou_hit"], m, s.regions) for m in LOC_METHODS}
+        chosen = {m: best_setting(val["iou_hit"], [(f"{m}_r{r}", r) for r in s.regions]) for m in LOC_METHODS}
         # the test split in one pass, at the settings chosen on validation and at 20%
         # (each (method, R, threshold) is scored on its own: the extra pairs change nothing)
         test = multilabel_localisation(

@@ -17,11 +17,10 @@ from torch.utils.data import DataLoader, Dataset
 from infocam.data.collate import collate
 from infocam.data.digits import SingleDigitWSOL
 from infocam.demo.settings import DemoSettings
-from infocam.engine.evaluate import Variant, evaluate
+from infocam.engine.evaluate import evaluate
+from infocam.engine.select import FIXED_THRESHOLD, chosen_variants, select_on_split
 from infocam.engine.trainer import fit
 from infocam.maps import METHODS
-
-FIXED_THRESHOLD = 0.2
 
 
 def train_config(s: DemoSettings, *, loss: str, epochs: int, milestones: tuple[int, ...]) -> dict:
@@ -52,33 +51,6 @@ def loader(ds: Dataset, batch_size: int = 256) -> DataLoader:
     return DataLoader(ds, batch_size=batch_size, shuffle=False, num_workers=0, collate_fn=collate)
 
 
-def best_setting(sweep: dict[str, dict[str, float]], method: str, regions: tuple[int, ...]) -> tuple[int, float, float]:
-    """The (R, threshold, validation score) with the best validation score for ``method``.
-
-    ``sweep[f"{method}_r{R}"][f"{t:g}"]`` holds the validation score. Ties
-    go to the smaller R, then to the threshold nearest 0.2.
-    """
-    best = None
-    for r in regions:
-        for t_str, acc in sweep[f"{method}_r{r}"].items():
-            t = float(t_str)
-            key = (acc, -r, -abs(t - FIXED_THRESHOLD))
-            if best is None or key > best[0]:
-                best = (key, r, t, acc)
-    if best is None:
-        raise ValueError(f"no validation result for {method!r}")
-    return best[1], best[2], best[3]
-
-
-def select_on_validation(sweep: dict[str, dict[str, float]], regions: tuple[int, ...]) -> dict[str, dict]:
-    """Best (R, threshold) per method by validation GT-known Loc (see :func:`best_setting`)."""
-    chosen = {}
-    for method in METHODS:
-        r, t, acc = best_setting(sweep, method, regions)
-        chosen[method] = {"region": r, "threshold": t, "val_gt_known_loc": acc}
-    return chosen
-
-
 def run_single_object(s: DemoSettings, out: Path, *, progress: bool = True) -> tuple[dict, nn.Module, Dataset]:
     """Train, select on validation, test. Returns (results, model, test set)."""
     train_set = SingleDigitWSOL("train", s.n_train, s.seed, canvas_size=s.canvas, split_seed=s.seed)
@@ -88,15 +60,14 @@ def run_single_object(s: DemoSettings, out: Path, *, progress: bool = True) -> t
     result = fit(cfg, out / "single_object", train_set=train_set, val_set=val_set, progress=progress)
     model = result.load_best()
 
-    grid = [Variant(f"{m}_r{r}", m, r) for m in METHODS for r in s.regions]
-    val = evaluate(model, loader(val_set), variants=grid, thresholds=s.thresholds, max_box_acc=False,
-                   progress=progress)
-    chosen = select_on_validation(val["thresholds"], s.regions)
-
-    main = [Variant(m, m, c["region"], c["threshold"]) for m, c in chosen.items()]
-    fixed = [Variant(f"{m}@0.2", m, c["region"], FIXED_THRESHOLD) for m, c in chosen.items()]
+    # R and the threshold chosen per method on validation, by the rule `infocam evaluate --select-on` uses
+    choices, sweep = select_on_split(model, loader(val_set), methods=METHODS, regions=s.regions,
+                                     thresholds=s.thresholds, progress=progress)
+    chosen = {m: {"region": c.region, "threshold": c.threshold, "val_gt_known_loc": c.score}
+              for m, c in choices.items()}
     with torch.no_grad():
-        test = evaluate(model, loader(test_set), variants=main + fixed, max_box_acc=True, progress=progress)
+        test = evaluate(model, loader(test_set), variants=chosen_variants(choices, fixed_threshold=FIXED_THRESHOLD),
+                        max_box_acc=True, progress=progress)
     methods = {}
     for m, c in chosen.items():
         row = dict(test["methods"][m])
@@ -115,6 +86,6 @@ def run_single_object(s: DemoSettings, out: Path, *, progress: bool = True) -> t
         "count": test["count"],
         "best_epoch": result.best_epoch,
         "val_top1": result.best_score,
-        "validation_grid": val["thresholds"],
+        "validation_grid": sweep,
     }
     return results, model, test_set

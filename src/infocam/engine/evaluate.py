@@ -22,6 +22,7 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
+from infocam.baselines import BASELINES, DEFAULT_WIDTH, baseline_maps
 from infocam.boxes import boxes_at_thresholds
 from infocam.checks import check_region, check_step, check_threshold
 from infocam.engine.build import workers_stopped_on_error
@@ -31,7 +32,7 @@ from infocam.faithfulness import FaithfulnessMeter
 from infocam.maps import METHODS, cam_maps, resize_maps
 from infocam.metrics import WSOLMeter, check_gt_boxes
 
-__all__ = ["Variant", "evaluate", "main_variants"]
+__all__ = ["Variant", "baseline_variants", "evaluate", "main_variants"]
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,8 @@ class Variant:
     method: str
     region: int
     threshold: float | None = None
+    #: the centre Gaussian's width (:mod:`infocam.baselines`); None for the other maps
+    width: float | None = None
 
 
 def main_variants(methods: Iterable[str], region: int, *, ablation: bool = False) -> list[Variant]:
@@ -60,6 +63,26 @@ def main_variants(methods: Iterable[str], region: int, *, ablation: bool = False
         out.append(Variant(f"cam_r{region}", "cam", region))
         out += [Variant(f"{m}_r1", m, 1) for m in ("infocam", "infocam+") if m in methods]
     return out
+
+
+def baseline_variants(names: Iterable[str], width: float = DEFAULT_WIDTH) -> list[Variant]:
+    """Variants of the model-free baselines ``names`` (the centre Gaussian at ``width``)."""
+    out = []
+    for name in names:
+        if name not in BASELINES:
+            raise InputError(f"--baselines: unknown baseline {name!r}; choose from {', '.join(BASELINES)}")
+        out.append(Variant(name, name, 1, width=width if name == "center_gaussian" else None))
+    return out
+
+
+def variant_maps(method: str, region: int, width: float | None, images: Tensor, res: object,
+                 fc_weight: Tensor, labels: Tensor, padding: str) -> Tensor:
+    """The GT-class maps of one recipe at the image size: a CAM method's or a baseline's."""
+    if method in BASELINES:
+        return baseline_maps(method, images, width)
+    maps = cam_maps(res.features, fc_weight, labels, method=method, region=region,  # type: ignore[attr-defined]
+                    logits=res.logits, padding=padding)  # type: ignore[attr-defined]
+    return resize_maps(maps, tuple(images.shape[-2:]))
 
 
 def _iter_thresholds(thresholds: float | Sequence[float]) -> list[float]:
@@ -133,11 +156,11 @@ def evaluate(
     # Variants with the same (method, region) share their maps, and the
     # threshold-free sweep (MaxBoxAccV2) and PxAP run once for them: on the
     # first meter of the first such variant (its "owner").
-    recipe = {v.name: (v.method, v.region) for v in variants}
-    owner: dict[tuple[str, int], str] = {}
+    recipe = {v.name: (v.method, v.region, v.width) for v in variants}
+    owner: dict[tuple[str, int, float | None], str] = {}
     for v in variants:
         owner.setdefault(recipe[v.name], v.name)
-    recipe_thresholds: dict[tuple[str, int], list[float]] = {}
+    recipe_thresholds: dict[tuple[str, int, float | None], list[float]] = {}
     for v in variants:
         have = recipe_thresholds.setdefault(recipe[v.name], [])
         have += [t for t in per_variant[v.name] if t not in have]
@@ -167,17 +190,9 @@ def evaluate(
             labels = given.to(device)
             res = extractor(images, methods=(), targets=labels)
             _check_labels(given, int(res.logits.shape[1]), batch)
-            size = tuple(images.shape[-2:])
-            # each (method, region)'s maps are resized to the image once, then shared by its meters
+            # each recipe's maps are made at the image size once, then shared by its meters
             by_recipe = {
-                (m, r): resize_maps(
-                    cam_maps(
-                        res.features, extractor.fc.weight, labels, method=m, region=r,
-                        logits=res.logits, padding=padding,
-                    ),
-                    size,
-                )
-                for m, r in owner
+                key: variant_maps(*key, images, res, extractor.fc.weight, labels, padding) for key in owner
             }
             maps = {v.name: by_recipe[recipe[v.name]] for v in variants}
             # ... and boxed at all of their thresholds in one call
@@ -283,9 +298,9 @@ def data_config_for(
 
 
 def _faithfulness_meters(
-    owners: Iterable[tuple[str, int]], steps: int | None, images: int | None
-) -> dict[tuple[str, int], FaithfulnessMeter]:
-    """One :class:`FaithfulnessMeter` per (method, region), or none when ``steps`` is None."""
+    owners: Iterable[tuple], steps: int | None, images: int | None
+) -> dict[tuple, FaithfulnessMeter]:
+    """One :class:`FaithfulnessMeter` per map recipe (method, region, width), or none when ``steps`` is None."""
     if steps is None:
         return {}
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
@@ -293,6 +308,22 @@ def _faithfulness_meters(
     if images is not None and (isinstance(images, bool) or not isinstance(images, int) or images < 1):
         raise InputError(f"--faithfulness-images must be an integer >= 1; got {images!r}")
     return {key: FaithfulnessMeter(steps=steps) for key in owners}
+
+
+#: suffix of the variants at the setting chosen on the selection split (moved to ``result["selected"]``)
+SELECTED = "@selected"
+
+
+def _selected_block(result: dict, selection: dict) -> dict:
+    """``result["selected"]``: each method's metrics at its chosen setting, the setting and its score."""
+    rows = {}
+    for m, c in selection["choices"].items():
+        row = result["methods"].pop(f"{m}{SELECTED}")
+        row.update({"method": c.method, "region": c.region, "threshold": c.threshold, "width": c.width,
+                    "selection_gt_known_loc": c.score})
+        rows[m] = row
+    return {"split": selection["split"], "regions": selection["regions"], "thresholds": selection["thresholds"],
+            "methods": rows, "grid": selection["grid"]}
 
 
 def evaluate_checkpoint(
@@ -311,6 +342,10 @@ def evaluate_checkpoint(
     max_box_acc: bool = False,
     cam_curve_step: float = 0.01,
     ablation: bool = False,
+    baselines: Sequence[str] = (),
+    select_on: str | None = None,
+    select_thresholds: Sequence[float] | None = None,
+    select_regions: Sequence[int] | None = None,
     batch_size: int = 64,
     workers: int = 2,
     device: str = "auto",
@@ -331,6 +366,14 @@ def evaluate_checkpoint(
     ``pxap`` adds PxAP (the data must have masks). ``save_maps`` writes each
     variant's normalised GT-class maps as float64 ``<save_maps>/<variant>/<image_id>.npy``
     (what ``infocam score`` reads; an existing non-empty folder needs ``overwrite``).
+
+    ``methods`` are scored as the paper does (CAM at R = 1, infoCAM and
+    infoCAM+ at ``region``, all at ``threshold``); ``baselines`` (model-free
+    maps, :mod:`infocam.baselines`) beside them. With ``select_on`` (a split,
+    e.g. ``val``) each method's threshold and R (the centre Gaussian's width)
+    are also chosen on that split among ``select_thresholds`` x
+    ``select_regions`` (:mod:`infocam.engine.select`), and the evaluated split
+    is scored at the choice too: ``result["selected"]``.
 
     Runs under ``torchrun`` too: each rank takes every ``world``-th image (no
     padding, so no image is counted twice) and the raw counts are summed
@@ -354,6 +397,12 @@ def evaluate_checkpoint(
     _iter_thresholds(threshold)
     check_step(cam_curve_step)
     _faithfulness_meters((), faithfulness, faithfulness_images)  # validates the options
+    baseline_variants(baselines)  # validates --baselines
+    if select_on is not None:
+        select_thresholds = _iter_thresholds(select_thresholds if select_thresholds is not None else
+                                             [round(0.05 * i, 2) for i in range(1, 20)])
+        if select_on == split:
+            raise InputError(f"--select-on {select_on}: choose on another split than the one evaluated (--split {split})")
     if json_out:
         check_writable_file(json_out, what="--json")  # before the work, not after it
     ctx = D.init_distributed(device)
@@ -362,6 +411,7 @@ def evaluate_checkpoint(
         data_cfg, switched = data_config_for(cfg.get("data") or {}, data_root, data_format, label)
         try:
             dataset = build_dataset(data_cfg, split, train=False)
+            chooser = build_dataset(data_cfg, select_on, train=False) if select_on is not None else None
         except InputError as exc:
             if not switched:
                 raise
@@ -379,25 +429,41 @@ def evaluate_checkpoint(
             from infocam.engine.score import MapSaver
 
             on_batch = MapSaver(save_maps, overwrite=overwrite, create=ctx.is_main)
-        if ctx.world_size > 1:
-            dataset = Subset(dataset, range(ctx.rank, len(dataset), ctx.world_size))
-        loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=workers,
-                            collate_fn=collate, pin_memory=ctx.device.type == "cuda")
-        r = region if region is not None else int((cfg.get("evaluate") or {}).get("region", 1))
-        variants = main_variants(methods, r, ablation=ablation)
+
+        def loader_of(ds):
+            if ctx.world_size > 1:
+                ds = Subset(ds, range(ctx.rank, len(ds), ctx.world_size))
+            return DataLoader(ds, batch_size=batch_size, shuffle=False, num_workers=workers,
+                              collate_fn=collate, pin_memory=ctx.device.type == "cuda")
+
         extractor = CAMExtractor(model)
+        common = {"padding": padding, "device": ctx.device, "progress": progress and ctx.is_main,
+                  "reduce": D.all_reduce_sum if ctx.world_size > 1 else None, "extractor": extractor}
+        r = region if region is not None else int((cfg.get("evaluate") or {}).get("region", 1))
+        variants = main_variants(methods, r, ablation=ablation) + baseline_variants(baselines)
+        selection = None
         try:
+            if chooser is not None:
+                from infocam.engine.select import chosen_variants, select_on_split
+
+                regions = tuple(select_regions) if select_regions else tuple(sorted({1, r}))
+                choices, sweep = select_on_split(model, loader_of(chooser), methods=methods, regions=regions,
+                                                 thresholds=select_thresholds, baselines=baselines, **common)
+                variants += chosen_variants(choices, suffix=SELECTED)
+                selection = {"split": select_on, "regions": list(regions), "thresholds": list(select_thresholds),
+                             "choices": choices, "grid": sweep}
             result = evaluate(
-                model, loader, variants=variants, thresholds=threshold, padding=padding, max_box_acc=max_box_acc,
-                cam_curve_step=cam_curve_step, device=ctx.device, progress=progress and ctx.is_main,
-                reduce=D.all_reduce_sum if ctx.world_size > 1 else None, extractor=extractor,
-                faithfulness=faithfulness, faithfulness_images=faithfulness_images, pxap=pxap, on_batch=on_batch,
+                model, loader_of(dataset), variants=variants, thresholds=threshold, max_box_acc=max_box_acc,
+                cam_curve_step=cam_curve_step, faithfulness=faithfulness, faithfulness_images=faithfulness_images,
+                pxap=pxap, on_batch=on_batch, **common,
             )
         except ValueError as exc:
             if isinstance(exc, InputError) or extractor.fc_layer_name is not None:
                 raise
             # the model gives no maps (e.g. NaN weights): the file's fault
             raise InputError(f"{label}: the model cannot give class activation maps: {exc}") from None
+        if selection is not None:
+            result["selected"] = _selected_block(result, selection)
         model_cfg = cfg.get("model", {})
         result["config"] = {
             "checkpoint": None if checkpoint is None else str(checkpoint),
@@ -416,7 +482,13 @@ def evaluate_checkpoint(
             "ablation": ablation,
             "pxap": pxap,
             "saved_maps": None if save_maps is None else str(save_maps),
+            "baselines": list(baselines),
+            "select_on": select_on,
             "world_size": ctx.world_size,
+            # each row's recipe, for the tables
+            "variants": {v.name: {"method": v.method, "region": v.region, "width": v.width,
+                                  "threshold": v.threshold if v.threshold is not None else threshold}
+                         for v in variants if not v.name.endswith(SELECTED)},
         }
         if faithfulness is not None:
             result["config"]["faithfulness_steps"] = faithfulness

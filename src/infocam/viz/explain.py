@@ -39,7 +39,7 @@ from infocam.data.transforms import IMAGENET_MEAN, IMAGENET_STD
 from infocam.errors import InputError
 from infocam.extract import CAMExtractor
 from infocam.maps import cam_maps, normalize_maps, resize_maps
-from infocam.viz.gallery import method_title
+from infocam.viz.gallery import class_label, method_title
 from infocam.viz.overlay import PRED_COLOR, draw_boxes, heat_overlay
 
 __all__ = [
@@ -165,7 +165,7 @@ def explain_image(
         entries.append({
             "rank": rank,
             "class": int(cls),
-            "name": class_names[cls] if class_names is not None and cls < len(class_names) else f"class {cls}",
+            "name": class_label(class_names, int(cls)),
             "score": float(score),
             "methods": per_method,
         })

@@ -40,6 +40,7 @@ from infocam.viz.overlay import METHOD_TITLES, Panel, to_rgb
 
 __all__ = [
     "Example",
+    "class_label",
     "collect_examples",
     "display_image",
     "method_title",
@@ -197,8 +198,11 @@ def _check_threshold(threshold: float) -> float:
     return float(threshold)
 
 
-def _name(names: Sequence[str] | None, k: int) -> str:
-    return names[k] if names is not None and 0 <= k < len(names) else f"class {k}"
+def class_label(names: Sequence[str] | None, k: int) -> str:
+    """Class ``k``'s name for a figure; ``class 8`` when there is none (or it is just the number)."""
+    name = names[k] if names is not None and 0 <= k < len(names) else ""
+    return name if name and name != str(k) else f"class {k}"
+
 
 
 def collect_examples(
@@ -245,8 +249,8 @@ def collect_examples(
                 maps={m: scored.maps[m][j].numpy() for m in variants},
                 boxes={m: scored.boxes[m][j].numpy() for m in variants},
                 iou={m: float(scored.iou[m][j]) for m in variants},
-                label_name=_name(names, target),
-                pred_name=_name(names, pred),
+                label_name=class_label(names, target),
+                pred_name=class_label(names, pred),
             ))
     return examples
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
-from matplotlib.patches import Rectangle
+from matplotlib.patches import Patch, Rectangle
 
 GT_COLOR = "red"
 PRED_COLOR = "lime"
@@ -44,6 +44,12 @@ def heat_overlay(image: np.ndarray, heat: np.ndarray, alpha: float = 0.5, cmap: 
         raise ValueError(f"heat must have the image's size {rgb.shape[:2]}; got {heat.shape}")
     colored = matplotlib.colormaps[cmap](heat)[..., :3]
     return (1 - alpha) * rgb + alpha * colored
+
+
+def box_legend() -> list[Patch]:
+    """Legend entries for the box colours: red ground truth, green predicted."""
+    return [Patch(fill=False, edgecolor=GT_COLOR, linewidth=2, label="ground-truth box"),
+            Patch(fill=False, edgecolor=PRED_COLOR, linewidth=2, label="predicted box")]
 
 
 def draw_boxes(ax, boxes, color: str, linewidth: float = 2.0) -> None:
@@ -88,8 +94,14 @@ def figure_grid(
     outs = [Path(out)] if isinstance(out, (str, Path)) else [Path(p) for p in out]
     rows = (["image"] if show_image_row else []) + list(methods)
     titles = {**METHOD_TITLES, "image": "image", **(row_titles or {})}
+    # Cells take the images' shape (a 32 x 64 canvas gets a wide, low cell: no empty bands),
+    # and a band at the bottom holds the legend of the box colours.
+    h, w = to_rgb(panels[0].image).shape[:2]
+    aspect = h / w if w else 1.0
+    legend_h = 0.35
+    height = cell * aspect * len(rows) + legend_h + (0.3 if any(p.title for p in panels) else 0.0)
     # The object API (no pyplot): no global figure state, no display backend needed.
-    fig = Figure(figsize=(cell * len(panels), cell * len(rows)))
+    fig = Figure(figsize=(cell * len(panels), height))
     axes = fig.subplots(len(rows), len(panels), squeeze=False)
     for c, panel in enumerate(panels):
         for r, row in enumerate(rows):
@@ -108,7 +120,8 @@ def figure_grid(
                 ax.set_title(panel.title, fontsize=8)
             if c == 0:
                 ax.set_ylabel(titles.get(row, row), fontsize=10)
-    fig.tight_layout()
+    fig.legend(handles=box_legend(), loc="lower center", ncol=2, fontsize=9, frameon=False)
+    fig.tight_layout(rect=(0, legend_h / height, 1, 1))
     written = []
     for path in outs:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -21,6 +21,7 @@ from infocam.errors import InputError
 BACKBONES = {"vgg16_gap": "VGG16-GAP", "resnet50": "ResNet50"}
 DATASETS = {"cub": "CUB-200-2011", "tiny-imagenet": "Tiny-ImageNet"}
 METHOD_NAMES = {"cam": "CAM", "infocam": "infoCAM", "infocam+": "infoCAM+"}
+BASELINE_NAMES = {"center_gaussian": "centre Gaussian", "full_image": "full image", "image_intensity": "image intensity"}
 TABLE_TITLES = {
     "table1": "Table 1. Localisation (%) of CAM and infoCAM on CUB-200-2011 and Tiny-ImageNet",
     "table3": "Table 3. CUB-200-2011: localisation and classification (%)",
@@ -102,21 +103,79 @@ def csv_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     return buf.getvalue()
 
 
+def variant_recipe(run: dict, name: str) -> dict:
+    """``{"method", "region", "threshold", "width"}`` of row ``name`` of an evaluation result.
+
+    From ``config.variants`` when the result has it, else from the name
+    (``cam`` is R = 1, ``infocam`` / ``infocam+`` use ``config.region``,
+    ``cam_r3`` / ``infocam_r1`` say their R) and ``config.threshold``.
+    """
+    cfg = run.get("config") or {}
+    known = (cfg.get("variants") or {}).get(name)
+    if isinstance(known, dict):
+        return {"method": known.get("method", name), "region": known.get("region"),
+                "threshold": known.get("threshold"), "width": known.get("width")}
+    method, _, r = name.partition("_r")
+    region = int(r) if r.isdigit() else (1 if method == "cam" else run_region(run))
+    if method in BASELINE_NAMES:
+        method, region = name, None
+    return {"method": method, "region": region, "threshold": _num(cfg.get("threshold")), "width": None}
+
+
+def row_label(method: str, region: int | None, width: float | None = None) -> str:
+    """An honest row name: the paper's ``CAM`` only at R = 1, else ``CAM (R=3)``; baselines by name."""
+    if method in BASELINE_NAMES:
+        return BASELINE_NAMES[method] + (f" (width {width:g})" if width is not None else "")
+    label = METHOD_NAMES.get(method, method)
+    if method == "cam" and region not in (None, 1):
+        return f"{label} (R={region})"
+    if method in ("infocam", "infocam+") and region == 1:
+        return f"{label} (R=1)"
+    return label
+
+
+def _setting(method: str, region: object, threshold: object) -> list[object]:
+    """The R and threshold cells (a baseline has no R)."""
+    no_region = region is None or method in BASELINE_NAMES
+    return ["-" if no_region else str(region), "-" if threshold is None else f"{float(threshold):g}"]
+
+
 def format_eval_table(result: dict) -> str:
-    """One evaluation as a markdown table (what ``infocam evaluate`` prints)."""
+    """One evaluation as markdown tables (what ``infocam evaluate`` prints).
+
+    Every row shows its R and box threshold; with a selection split
+    (``evaluate --select-on``) a second table holds each method at the
+    setting chosen there, with its score on that split.
+    """
     cls = result.get("classification", {})
-    header = ["method", "GT-known Loc", "Top-1 Loc", "Top-5 Loc", "MaxBoxAccV2"]
+    metrics = ["GT-known Loc", "Top-1 Loc", "Top-5 Loc", "MaxBoxAccV2"]
+    keys = ("gt_known_loc", "top1_loc", "top5_loc", "max_box_acc_v2")
     rows = []
     for name, m in result["methods"].items():
-        rows.append([
-            METHOD_NAMES.get(name, name), m.get("gt_known_loc"), m.get("top1_loc"), m.get("top5_loc"),
-            m.get("max_box_acc_v2"),
-        ])
+        rec = variant_recipe(result, name)
+        rows.append([row_label(rec["method"], rec["region"], rec["width"]),
+                     *_setting(rec["method"], rec["region"], rec["threshold"]), *(m.get(k) for k in keys)])
     head = (
         f"Top-1 Cls {_fmt(cls.get('top1'))} %, Top-5 Cls {_fmt(cls.get('top5'))} % "
         f"on {result.get('count', '?')} images"
     )
-    return head + "\n\n" + markdown_table(header, rows) + format_faithfulness_table(result)
+    out = head + "\n\n" + markdown_table(["method", "R", "threshold", *metrics], rows)
+    sel = result.get("selected")
+    if isinstance(sel, dict) and isinstance(sel.get("methods"), dict):
+        split = sel.get("split", "?")
+        rows = []
+        for m in sel["methods"].values():
+            rows.append([row_label(m.get("method", "?"), m.get("region"), m.get("width")),
+                         *_setting(m.get("method", "?"), m.get("region"), m.get("threshold")), _num(m.get("selection_gt_known_loc")),
+                         *(m.get(k) for k in keys)])
+        ts = sel.get("thresholds") or []
+        grid = f"{len(ts)} thresholds {min(ts):g}-{max(ts):g}" if ts else "thresholds"
+        regions = ",".join(str(r) for r in sel.get("regions") or [])
+        out += (
+            f"\n\nThreshold and R chosen per method on split {split} by GT-known Loc ({grid}; R in {regions}):\n\n"
+            + markdown_table(["method", "R", "threshold", f"{split} GT-known Loc", *metrics], rows)
+        )
+    return out + format_faithfulness_table(result)
 
 
 def format_faithfulness_table(result: dict) -> str:
@@ -127,7 +186,8 @@ def format_faithfulness_table(result: dict) -> str:
         if not f:
             continue
         n, steps = f.get("count"), f.get("steps")
-        rows.append([METHOD_NAMES.get(name, name), f"{f['deletion_auc']:.4f}", f"{f['insertion_auc']:.4f}",
+        rec = variant_recipe(result, name)
+        rows.append([row_label(rec["method"], rec["region"], rec["width"]), f"{f['deletion_auc']:.4f}", f"{f['insertion_auc']:.4f}",
                      f["average_drop"], f["increase_in_confidence"]])
     if not rows:
         return ""
