@@ -167,3 +167,25 @@ def test_explain_without_weights_says_loudly_they_are_random(tmp_path, capsys):
 
     assert json.loads((out / "explain.json").read_text())["random_weights"] is True
     shutil.rmtree(out)
+
+
+# --------------------------------------------------------------------------- class names in figures
+
+
+def test_csv_integer_labels_take_names_from_class_names_txt(tmp_path):
+    from data_factory import make_csv
+
+    made = make_csv(tmp_path, n_classes=2, names=False)
+    cfg = {"format": "csv", "root": str(made.root)}
+    assert build_dataset(cfg, "train", train=False).class_names == ["0", "1"]
+    (made.root / "class_names.txt").write_text("shirt\nboot\n")
+    assert build_dataset(cfg, "train", train=False).class_names == ["shirt", "boot"]
+
+
+def test_figures_say_class_8_when_the_name_is_only_the_number():
+    from infocam.viz.gallery import class_label
+
+    assert class_label(["0", "1", "2", "3", "4", "5", "6", "7", "8"], 8) == "class 8"
+    assert class_label(None, 8) == "class 8"
+    assert class_label(["shirt", "boot"], 1) == "boot"
+    assert class_label(["shirt"], 3) == "class 3"

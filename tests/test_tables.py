@@ -65,17 +65,15 @@ EXPECTED_WITH_PAPER = """\
 | ResNet50 | N | Y | N | 62.00 | 51.00 | 57.73 | 43.34 |
 | ResNet50 | N | Y | Y | 64.50 | 53.00 | 64.78 | 53.22 |
 
-### Every run and method (%)
+### Every run and method, with the R and box threshold of each row (%)
 
-| run | model | dataset | method | GT Loc | Top-1 Loc | Top-5 Loc | MaxBoxAccV2 | Top-1 Cls | Top-5 Cls |
-|---|---|---|---|---|---|---|---|---|---|
-| {cub} | resnet50 | cub | CAM | 61.00 | 50.25 | 58.00 | 63.50 | 80.50 | 94.25 |
-| {cub} | resnet50 | cub | infoCAM | 64.50 | 53.00 | 61.00 | - | 80.50 | 94.25 |
-| {cub} | resnet50 | cub | infoCAM+ | 69.00 | 55.75 | 65.00 | - | 80.50 | 94.25 |
-| {cub} | resnet50 | cub | cam_r4 | 62.00 | 51.00 | - | - | 80.50 | 94.25 |
-| {cub} | resnet50 | cub | infocam_r1 | 63.00 | 52.00 | - | - | 80.50 | 94.25 |
-| {tiny} | vgg16_gap + ADL | tiny-imagenet | CAM | 53.00 | 33.00 | - | - | 55.00 | 79.00 |
-| {tiny} | vgg16_gap + ADL | tiny-imagenet | infoCAM+ | 55.00 | 34.00 | - | - | 55.00 | 79.00 |
+| run | model | dataset | split | method | R | threshold | GT Loc | Top-1 Loc | Top-5 Loc | MaxBoxAccV2 | Top-1 Cls | Top-5 Cls |
+|---|---|---|---|---|---|---|---|---|---|---|---|---|
+| {cub} | resnet50 | cub | - | CAM | 1 | - | 61.00 | 50.25 | 58.00 | 63.50 | 80.50 | 94.25 |
+| {cub} | resnet50 | cub | - | infoCAM | 4 | - | 64.50 | 53.00 | 61.00 | - | 80.50 | 94.25 |
+| {cub} | resnet50 | cub | - | infoCAM+ | 4 | - | 69.00 | 55.75 | 65.00 | - | 80.50 | 94.25 |
+| {tiny} | vgg16_gap + ADL | tiny-imagenet | - | CAM | 1 | - | 53.00 | 33.00 | - | - | 55.00 | 79.00 |
+| {tiny} | vgg16_gap + ADL | tiny-imagenet | - | infoCAM+ | 3 | - | 55.00 | 34.00 | - | - | 55.00 | 79.00 |
 """
 
 TABLE3_PLAIN = """\
@@ -145,7 +143,8 @@ def test_demo_results_json_is_read(tmp_path: Path, capsys) -> None:
     assert main(["tables", str(path)]) == 0
     captured = capsys.readouterr()
     assert "no run fits the paper's tables" in captured.err
-    assert f"| {path}:single_object | ? | ? | infoCAM+ | 69.00 | 55.75 | 65.00 | - | 80.50 | 94.25 |" in captured.out
+    assert (f"| {path}:single_object | ? | ? | - | infoCAM+ (R=1) | 1 | - | 69.00 | 55.75 | 65.00 | - | 80.50 | 94.25 |"
+            in captured.out)
 
 
 @pytest.mark.parametrize(
@@ -166,9 +165,45 @@ def test_bad_json_is_a_one_line_error_naming_the_file(tmp_path: Path, capsys, co
     assert err.count("\n") == 0 and str(path) in err and message in err
 
 
-def test_two_runs_of_the_same_setting_are_refused(runs, tmp_path: Path, capsys) -> None:
-    cub, _ = runs
-    again = _write(tmp_path / "again.json", CUB_RESNET)
-    assert main(["tables", str(cub), str(again)]) == 2
-    err = capsys.readouterr().err
-    assert str(cub) in err and str(again) in err and "resnet50 on cub" in err
+def test_two_evaluations_of_one_setting_get_a_block_each(runs, tmp_path: Path, capsys) -> None:
+    cub, tiny = runs
+    val = _write(tmp_path / "eval_val.json", {**CUB_RESNET, "methods": {"cam": {"gt_known_loc": 70.0, "top1_loc": 60.0}}})
+    assert main(["tables", str(cub), str(tiny), str(val)]) == 0
+    out = capsys.readouterr().out
+    assert "### Table 3. CUB-200-2011: localisation and classification (%) [cub_resnet.json, tiny_vgg.json]" in out
+    assert "### Table 3. CUB-200-2011: localisation and classification (%) [eval_val.json]\n\n" in out
+    block = out.split("classification (%) [eval_val.json]\n\n", 1)[1].split("###", 1)[0]
+    assert "| ResNet50 | CAM | 70.00 | 60.00 | 80.50 | 94.25 |" in block
+    out_dir = tmp_path / "t"
+    assert main(["tables", str(cub), str(val), "--out", str(out_dir)]) == 0
+    assert (out_dir / "table3_eval_val.json.md").is_file() and (out_dir / "table3_cub_resnet.json.md").is_file()
+
+
+def test_other_backbones_and_data_get_the_ablation_grid_and_selected_rows(tmp_path: Path, capsys) -> None:
+    mine = {
+        "classification": {"top1": 90.0, "top5": 99.0},
+        "methods": {"cam": {"gt_known_loc": 40.0, "top1_loc": 38.0}, "infocam": {"gt_known_loc": 45.0, "top1_loc": 41.0},
+                    "cam_r3": {"gt_known_loc": 42.0, "top1_loc": 39.0},
+                    "infocam_r1": {"gt_known_loc": 41.0, "top1_loc": 37.0},
+                    "center_gaussian": {"gt_known_loc": 20.0, "top1_loc": 19.0}},
+        "selected": {"split": "val", "regions": [1, 3], "thresholds": [0.2, 0.4],
+                     "methods": {"cam": {"method": "cam", "region": 3, "threshold": 0.4, "width": None,
+                                         "gt_known_loc": 70.0, "top1_loc": 66.0, "selection_gt_known_loc": 71.0}}},
+        "config": {"model": "small_cnn", "dataset": "wsol", "region": 3, "threshold": 0.2, "split": "test",
+                   "variants": {"center_gaussian": {"method": "center_gaussian", "region": 1, "width": 0.25,
+                                                    "threshold": 0.2}}},
+    }
+    path = _write(tmp_path / "eval_test.json", mine)
+    assert main(["tables", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "### Ablation of every run evaluated with --ablation: region R x subtraction term (%)" in out
+    for row in (f"| {path} | small_cnn | wsol | N (1) | N | 40.00 | 38.00 | - |",
+                f"| {path} | small_cnn | wsol | N (1) | Y | 41.00 | 37.00 | - |",
+                f"| {path} | small_cnn | wsol | Y (3) | N | 42.00 | 39.00 | - |",
+                f"| {path} | small_cnn | wsol | Y (3) | Y | 45.00 | 41.00 | - |",
+                f"| {path} | small_cnn | wsol | test | CAM | 1 | 0.2 | 40.00 | 38.00 |",
+                f"| {path} | small_cnn | wsol | test | infoCAM | 3 | 0.2 | 45.00 | 41.00 |",
+                f"| {path} | small_cnn | wsol | test | centre Gaussian (width 0.25) | - | 0.2 | 20.00 | 19.00 |",
+                f"| {path} | small_cnn | wsol | test | CAM (R=3), chosen on val | 3 | 0.4 | 70.00 | 66.00 |"):
+        assert row in out, row
+    assert "cam_r3" not in out and "infocam_r1" not in out  # in the grid, not loose rows

@@ -201,7 +201,8 @@ def test_visualize_indices_writes_png_and_pdf(checkpoint: Path, tmp_path: Path, 
     assert rc == 0
     assert out.is_file() and out.with_suffix(".pdf").read_bytes()[:5] == b"%PDF-"
     png = np.asarray(Image.open(out).convert("RGB"))
-    assert png.shape == (3 * 264, 2 * 264, 3)  # rows: image, CAM, infoCAM+; 2.2 in x 120 dpi each
+    # rows: image, CAM, infoCAM+ (2.2 in x 120 dpi each), a 0.3 in band for the titles, 0.35 in for the legend
+    assert png.shape == (3 * 264 + 36 + 42, 2 * 264, 3)
     red = (png[..., 0] > 200) & (png[..., 1] < 60) & (png[..., 2] < 60)
     assert red.sum() > 100  # ground-truth boxes drawn
     every = _expected(checkpoint, ["cam", "infocam+"])

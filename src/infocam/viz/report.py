@@ -52,12 +52,12 @@ th,td{border:1px solid #ccc;padding:3px 8px;text-align:left}th{background:#f0f0f
 td.num{text-align:right;font-variant-numeric:tabular-nums}
 .controls{position:sticky;top:0;background:#fafafa;padding:8px 0;z-index:1;border-bottom:1px solid #eee}
 .controls label{margin-right:16px}.legend span{margin-right:14px}
-#cards{display:flex;flex-wrap:wrap;gap:12px;margin-top:12px}
+#cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(420px,1fr));gap:12px;margin-top:12px}
 .card{background:#fff;border:1px solid #ddd;border-radius:6px;padding:8px;margin:0}
-.card.miss{border-color:#d33}.panels{display:flex;gap:6px}
-.panel{display:flex;flex-direction:column;align-items:center;font-size:.8em}
-.panel img{display:block;image-rendering:auto;margin-bottom:3px}
-figcaption{font-size:.8em;margin-top:6px;max-width:520px}
+.card.miss{border-color:#d33}.panels{display:grid;grid-auto-flow:column;grid-auto-columns:1fr;gap:6px}
+.panel{display:flex;flex-direction:column;align-items:center;font-size:.8em;min-width:0}
+.panel img{display:block;width:100%;height:auto;image-rendering:auto;margin-bottom:3px}
+figcaption{font-size:.8em;margin-top:6px}
 .badge{display:inline-block;border-radius:9px;padding:0 7px;color:#fff;font-weight:600;font-size:.85em}
 .good{background:#1b8a3a}.fair{background:#c98a00}.bad{background:#c62828}.zero{background:#777}
 .swatch{display:inline-block;width:12px;height:12px;border:3px solid;vertical-align:middle;margin-right:4px}

@@ -27,7 +27,8 @@ TABLE_TITLES = {
     "table3": "Table 3. CUB-200-2011: localisation and classification (%)",
     "table4": "Table 4. Tiny-ImageNet: localisation and classification (%)",
     "table5": "Table 5. Ablation on CUB-200-2011: region R and the subtraction term (%)",
-    "runs": "Every run and method (%)",
+    "ablation": "Ablation of every run evaluated with --ablation: region R x subtraction term (%)",
+    "runs": "Every run and method, with the R and box threshold of each row (%)",
 }
 
 # The paper's numbers (Tables 1, 3, 4): (backbone, method, adl, dataset) -> (GT Loc, Top-1 Loc, Top-1 Cls, Top-5 Cls)
@@ -111,6 +112,10 @@ def variant_recipe(run: dict, name: str) -> dict:
     ``cam_r3`` / ``infocam_r1`` say their R) and ``config.threshold``.
     """
     cfg = run.get("config") or {}
+    own = run.get("methods", {}).get(name) or {}
+    if "region" in own and "threshold" in own:  # the demo's rows carry their chosen setting
+        return {"method": own.get("method", name), "region": own["region"], "threshold": own["threshold"],
+                "width": own.get("width")}
     known = (cfg.get("variants") or {}).get(name)
     if isinstance(known, dict):
         return {"method": known.get("method", name), "region": known.get("region"),
@@ -307,9 +312,7 @@ def paper_tables(runs: Sequence[dict], *, with_paper: bool = False) -> dict[str,
             if run is None:
                 continue
             region = run_region(run)
-            corners = [(False, False, "cam"), (False, True, "infocam_r1"), (True, False, f"cam_r{region}"),
-                       (True, True, "infocam")]
-            for reg, sub, variant in corners:
+            for reg, sub, variant in ((r, s, v.format(R=region)) for r, s, v in ABLATION_CORNERS):
                 if variant not in run.get("methods", {}):
                     continue
                 row = [BACKBONES[bb], "Y" if adl else "N", "Y" if reg else "N", "Y" if sub else "N",
@@ -325,24 +328,81 @@ def paper_tables(runs: Sequence[dict], *, with_paper: bool = False) -> dict[str,
     return tables
 
 
-def runs_table(runs: Sequence[tuple[str, dict]]) -> tuple[list[str], list[list]]:
-    """One row per (run, map variant): every model and dataset, not only the paper's.
+#: Table 5's corners: (region, subtraction) -> the variant name (``{R}``: the run's region)
+ABLATION_CORNERS = ((False, False, "cam"), (False, True, "infocam_r1"), (True, False, "cam_r{R}"), (True, True, "infocam"))
 
-    ``runs`` holds ``(name, evaluation result)`` pairs.
+
+def _ablation_names(run: dict) -> set[str]:
+    """The extra variants of ``evaluate --ablation`` in ``run`` (shown in the ablation grid instead)."""
+    region = run_region(run)
+    extra = {f"cam_r{region}", "infocam_r1", "infocam+_r1"} if region > 1 else set()
+    return extra & set(run.get("methods", {}))
+
+
+def runs_table(runs: Sequence[tuple[str, dict]]) -> tuple[list[str], list[list]]:
+    """One row per (run, map): every model and dataset, not only the paper's.
+
+    ``runs`` holds ``(name, evaluation result)`` pairs. Each row says its R
+    and box threshold; rows chosen on a selection split (``evaluate
+    --select-on``) say so; the ablation's extra variants are in
+    :func:`ablation_table` instead.
     """
-    header = ["run", "model", "dataset", "method", "GT Loc", "Top-1 Loc", "Top-5 Loc", "MaxBoxAccV2",
-              "Top-1 Cls", "Top-5 Cls"]
+    header = ["run", "model", "dataset", "split", "method", "R", "threshold", "GT Loc", "Top-1 Loc", "Top-5 Loc",
+              "MaxBoxAccV2", "Top-1 Cls", "Top-5 Cls"]
+    keys = ("gt_known_loc", "top1_loc", "top5_loc", "max_box_acc_v2")
     rows: list[list] = []
     for name, run in runs:
         model, adl, dataset = run_key(run)
         cls = run.get("classification", {})
+        split = (run.get("config") or {}).get("split") or "-"
+        head = [name, f"{model}{' + ADL' if adl else ''}", dataset, split]
+        tail = [_num(cls.get("top1")), _num(cls.get("top5"))]
+        skip = _ablation_names(run) if ablation_rows(run) else set()
         for method, m in run.get("methods", {}).items():
-            rows.append([
-                name, f"{model}{' + ADL' if adl else ''}", dataset, METHOD_NAMES.get(method, method),
-                *(_num(m.get(k)) for k in ("gt_known_loc", "top1_loc", "top5_loc", "max_box_acc_v2")),
-                _num(cls.get("top1")), _num(cls.get("top5")),
-            ])
+            if method in skip:
+                continue
+            rec = variant_recipe(run, method)
+            rows.append([*head, row_label(rec["method"], rec["region"], rec["width"]),
+                         *_setting(rec["method"], rec["region"], rec["threshold"]),
+                         *(_num(m.get(k)) for k in keys), *tail])
+        sel = run.get("selected")
+        if isinstance(sel, dict) and isinstance(sel.get("methods"), dict):
+            for m in sel["methods"].values():
+                label = row_label(m.get("method", "?"), m.get("region"), m.get("width"))
+                rows.append([*head, f"{label}, chosen on {sel.get('split', '?')}",
+                             *_setting(m.get("method", "?"), m.get("region"), m.get("threshold")),
+                             *(_num(m.get(k)) for k in keys), *tail])
     return header, rows
+
+
+def ablation_rows(run: dict) -> list[tuple[bool, bool, str]]:
+    """Table 5's corners ``(region, subtraction, variant)`` present in ``run`` (all four, or none)."""
+    region = run_region(run)
+    corners = [(reg, sub, v.format(R=region)) for reg, sub, v in ABLATION_CORNERS]
+    have = run.get("methods", {})
+    return corners if region > 1 and all(v in have for _, _, v in corners) else []
+
+
+def ablation_table(runs: Sequence[tuple[str, dict]]) -> tuple[list[str], list[list]]:
+    """The ablation as Table 5's grid (region x subtraction) for every run that has it."""
+    header = ["run", "model", "dataset", "R", "subtraction", "GT Loc", "Top-1 Loc", "MaxBoxAccV2"]
+    rows: list[list] = []
+    for name, run in runs:
+        model, adl, dataset = run_key(run)
+        region = run_region(run)
+        for reg, sub, variant in ablation_rows(run):
+            m = run["methods"][variant]
+            rows.append([name, f"{model}{' + ADL' if adl else ''}", dataset, f"Y ({region})" if reg else "N (1)",
+                         "Y" if sub else "N", _num(m.get("gt_known_loc")), _num(m.get("top1_loc")),
+                         _num(m.get("max_box_acc_v2"))])
+    return header, rows
+
+
+def table_title(key: str) -> str:
+    """A table's title; ``table1@eval_val.json`` is Table 1 of the block of evaluations so labelled."""
+    base, _, label = key.partition("@")
+    title = TABLE_TITLES.get(base, base)
+    return f"{title} [{label}]" if label else title
 
 
 def is_eval_result(obj: object) -> bool:

@@ -14,7 +14,9 @@ Write one HTML file (images inlined, no network, no external files) for a
 run folder:
 
 * the metric tables of every eval*.json (`infocam evaluate --json`) and
-  results.json (the demo's) in RUN_DIR, and the paper's tables they fit;
+  results.json (the demo's) in RUN_DIR (or only the --eval files), and the
+  paper's tables they fit (a block per evaluation when a model has several,
+  e.g. eval_val.json and eval_test.json);
 * when RUN_DIR holds a checkpoint (best.pt, else last.pt) and its dataset is
   found (the config's data.root, or --data), a gallery of --n test images:
   the image with its red ground-truth box, then each method's overlay with
@@ -35,6 +37,7 @@ examples:
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("run_dir", metavar="RUN_DIR", help="a run folder (infocam train --out, or the demo's)")
     p.add_argument("--out", metavar="FILE", help="HTML file [RUN_DIR/report.html]")
+    p.add_argument("--eval", action="append", metavar="FILE", help="report this evaluation JSON only (repeatable) [every RUN_DIR/eval*.json and results.json]")
     p.add_argument("--data", metavar="ROOT", help="dataset root for the gallery (default: the checkpoint's)")
     p.add_argument("--format", choices=["cub", "tiny-imagenet", "wsol", "csv"], help="dataset format (default: the checkpoint's)")
     p.add_argument("--split", default="test", help="split of the gallery; " + SPLIT_HELP)
@@ -49,23 +52,27 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N [auto]")
 
 
-def collect_tables(run_dir) -> dict[str, str]:
-    """``{heading: markdown}`` from RUN_DIR's eval*.json and results.json, then the paper's tables."""
+def collect_tables(run_dir, evals=None) -> dict[str, str]:
+    """``{heading: markdown}`` from RUN_DIR's eval*.json and results.json (or the files ``evals``),
+    then the paper's tables (one block per evaluation of a setting)."""
     import json
     from pathlib import Path
 
     from infocam.cli.commands.tables import build_tables
     from infocam.viz.report import nested_tables
     from infocam.viz.tables import (
-        TABLE_TITLES,
         format_eval_table,
         is_eval_result,
         load_runs,
         markdown_table,
+        table_title,
     )
 
     run_dir = Path(run_dir)
-    files = sorted(run_dir.glob("eval*.json")) + ([run_dir / "results.json"] if (run_dir / "results.json").is_file() else [])
+    if evals:
+        files = [Path(e) for e in evals]
+    else:
+        files = sorted(run_dir.glob("eval*.json")) + ([run_dir / "results.json"] if (run_dir / "results.json").is_file() else [])
     tables: dict[str, str] = {}
     runs: list[tuple[str, dict]] = []
     for path in files:
@@ -85,7 +92,8 @@ def collect_tables(run_dir) -> dict[str, str]:
         built = build_tables(runs, with_paper=True)
         built.pop("runs", None)
         for name, (header, rows) in built.items():
-            tables[f"Paper comparison: {TABLE_TITLES.get(name, name)}"] = markdown_table(header, rows)
+            heading = table_title(name) if name == "ablation" else f"Paper comparison: {table_title(name)}"
+            tables[heading] = markdown_table(header, rows)
     return tables
 
 
@@ -174,7 +182,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--out {out} exists; pass --overwrite to replace it")
     if out.is_dir():
         raise InputError(f"--out {out} is a folder; give an .html file")
-    tables = collect_tables(run_dir)
+    tables = collect_tables(run_dir, args.eval)
     notes: list[str] = []
     examples = _gallery(args, notes)
     if not tables and not examples:
