@@ -7,6 +7,8 @@ exit code 2, with no traceback. Library callers can catch it as a
 
 from __future__ import annotations
 
+__all__ = ["InputError", "where"]
+
 
 class InputError(ValueError):
     """Bad input from the user: a file, a line, an argument or a setting.

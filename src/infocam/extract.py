@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor, nn
 
+from infocam.checks import shape_or_type
 from infocam.maps import METHODS, cam_maps
 
 __all__ = ["CAMExtractor", "CAMResult", "find_gap_linear"]
@@ -49,10 +50,6 @@ class _Record:
 
 def _module_label(name: str, module: nn.Module) -> str:
     return f"'{name or '<model>'}' ({type(module).__name__})"
-
-
-def _shape(x: object) -> str:
-    return str(tuple(x.shape)) if isinstance(x, Tensor) else type(x).__name__
 
 
 @contextmanager
@@ -147,7 +144,7 @@ def find_gap_linear(
 
     if not isinstance(output, Tensor) or output.dim() != 2:
         raise ValueError(
-            f"the model must return a (B, M) tensor of logits; it returned {_shape(output)}"
+            f"the model must return a (B, M) tensor of logits; it returned {shape_or_type(output)}"
         )
     # The linear layer that produced the logits.
     if fixed_fc is not None:
@@ -186,7 +183,7 @@ def find_gap_linear(
     fc_in = linear_inputs.get(fc_name)
     if fc_in is None or fc_in.dim() != 2:
         raise ValueError(
-            f"the last linear layer {_module_label(fc_name, fc)} takes {_shape(fc_in)}, "
+            f"the last linear layer {_module_label(fc_name, fc)} takes {shape_or_type(fc_in)}, "
             "not a (B, K) pooled vector: not a GAP + linear head"
         )
     k = fc_in.shape[1]
@@ -212,7 +209,7 @@ def find_gap_linear(
         post = pools_to_fc(out)
         if post is None:
             raise ValueError(
-                f"feature_layer {_module_label(feat_name, feat)} outputs {_shape(out)}, whose spatial "
+                f"feature_layer {_module_label(feat_name, feat)} outputs {shape_or_type(out)}, whose spatial "
                 f"mean is not the input {tuple(fc_in.shape)} of {_module_label(fc_name, fc)}"
             )
         return feat_name, fc_name, post
@@ -226,7 +223,7 @@ def find_gap_linear(
         four_d = [r for r in records[:fc_pos] if isinstance(r.output, Tensor) and r.output.dim() == 4]
         last = four_d[-1] if four_d else None
         found = (
-            f"the last 4-D output before it is {_module_label(last.name, last.module)} {_shape(last.output)}"
+            f"the last 4-D output before it is {_module_label(last.name, last.module)} {shape_or_type(last.output)}"
             if last is not None
             else "no layer before it outputs a 4-D feature map"
         )
@@ -275,7 +272,7 @@ class CAMExtractor:
         fc_layer: nn.Module | str | None = None,
     ) -> None:
         if not isinstance(model, nn.Module):
-            raise ValueError(f"model must be a torch.nn.Module; got {type(model).__name__}")
+            raise ValueError(f"model must be a torch.nn.Module; got {shape_or_type(model)}")
         self.model = model
         self._feature_arg = feature_layer
         self._fc_arg = fc_layer
@@ -323,7 +320,7 @@ class CAMExtractor:
             if m not in METHODS:
                 raise ValueError(f"methods must be drawn from {METHODS}; got {m!r}")
         if not isinstance(inputs, Tensor):
-            raise ValueError(f"inputs must be a tensor; got {type(inputs).__name__}")
+            raise ValueError(f"inputs must be a tensor; got {shape_or_type(inputs)}")
         self._locate(inputs)
         modules = dict(self.model.named_modules())
         feat_module = modules[self.feature_layer_name]

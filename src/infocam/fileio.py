@@ -19,6 +19,16 @@ from typing import Any, BinaryIO
 
 from infocam.errors import InputError
 
+__all__ = [
+    "atomic_write",
+    "atomic_write_bytes",
+    "atomic_write_json",
+    "atomic_write_text",
+    "check_writable_file",
+    "load_untrusted_torch_file",
+    "prepare_output_dir",
+    "unpickler_reason",
+]
 
 def atomic_write(path: str | Path, writer: Callable[[BinaryIO], Any]) -> Path:
     """Write ``path`` via ``writer(file)`` so that it is the old file or the new one, never half.

@@ -36,6 +36,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from infocam.checks import check_choice, shape_or_type
+
 __all__ = [
     "PCSigmoidLoss",
     "PCSoftmaxLoss",
@@ -119,8 +121,7 @@ def label_priors(multi_hot: ArrayLike, eps: float = DEFAULT_EPS) -> Tensor:
 
 
 def _check_reduction(reduction: str) -> None:
-    if reduction not in _REDUCTIONS:
-        raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+    check_choice(reduction, "reduction", _REDUCTIONS)
 
 
 def _check_priors(priors: ArrayLike, *, binary: bool) -> Tensor:
@@ -230,8 +231,7 @@ def pc_sigmoid_bce(
     _check_reduction(reduction)
     pri = _check_logits_priors(logits, priors, binary=True)
     if not isinstance(targets, Tensor) or targets.shape != logits.shape:
-        shape = tuple(targets.shape) if isinstance(targets, Tensor) else type(targets).__name__
-        raise ValueError(f"targets must be a tensor of shape {tuple(logits.shape)}, got {shape}")
+        raise ValueError(f"targets must be a tensor of shape {tuple(logits.shape)}, got {shape_or_type(targets)}")
     t = targets.to(device=logits.device, dtype=logits.dtype)
     if not bool(((t == 0) | (t == 1)).all()):
         raise ValueError("targets must contain only 0 and 1")

@@ -55,6 +55,16 @@ from infocam.sweep import (
     scoremap_to_uint8,
 )
 
+__all__ = [
+    "SWEEPS",
+    "CheckedBoxes",
+    "PxAPCounter",
+    "WSOLMeter",
+    "best_iou",
+    "check_gt_boxes",
+    "topk_correct",
+]
+
 SWEEPS = {"fast": fast_sweep, "reference": reference_sweep}
 #: The IoU level (percent) of wsolevaluation's first MaxBoxAcc.
 V1_IOU = 50
