@@ -175,3 +175,70 @@ def test_thousand_uses_leave_no_hooks(resnet18):
         with CAMExtractor(small) as ex:
             ex(x, methods="infocam")
     assert _hook_count(small) == 0
+
+
+class _Tiny(nn.Module):
+    """features = ReLU(1x1 conv of one channel into two: x and -x); GAP; linear 2 -> 3, no bias."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(1, 2, 1, bias=False)
+        self.fc = nn.Linear(2, 3, bias=False)
+        with torch.no_grad():
+            self.conv.weight.copy_(torch.tensor([1.0, -1.0]).view(2, 1, 1, 1))
+            self.fc.weight.copy_(torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]))
+        self.calls = 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.calls += 1
+        f = torch.relu(self.conv(x))
+        return self.fc(f.mean((2, 3)))
+
+
+def test_tiny_fixed_model_gives_the_maps_worked_by_hand():
+    # x = [[1, -2], [0, 3]]: features f0 = relu(x) = [[1, 0], [0, 3]], f1 = relu(-x) = [[0, 2], [0, 0]];
+    # pooled (1, 0.5); logits W (1, 0.5) = (1, 0.5, 1.5): top-1 class 2, least likely class 1.
+    model = _Tiny()
+    x = torch.tensor([[[[1.0, -2.0], [0.0, 3.0]]]])
+    with CAMExtractor(model) as ex:
+        out = ex(x, methods=("cam", "infocam", "infocam+"))
+        assert out.logits.tolist() == [[1.0, 0.5, 1.5]]
+        assert out.targets.tolist() == [2]
+        assert out.maps["cam"].tolist() == [[[1.0, 2.0], [0.0, 3.0]]]  # W[2] = (1, 1): f0 + f1
+        assert out.maps["infocam"].tolist() == [[[0.5, 1.0], [0.0, 1.5]]]  # W[2] - mean(W[0], W[1]) = (0.5, 0.5)
+        assert out.maps["infocam+"].tolist() == [[[1.0, 0.0], [0.0, 3.0]]]  # W[2] - W[1] = (1, 0): f0
+        # R = 2, "same": the window at (i, j) covers rows i-1..i and columns j-1..j
+        assert ex(x, region=2).maps["cam"].tolist() == [[[1.0, 3.0], [1.0, 6.0]]]
+        assert ex(x, targets=1).maps["cam"].tolist() == [[[0.0, 2.0], [0.0, 0.0]]]  # W[1]: f1
+    assert (ex.feature_layer_name, ex.fc_layer_name) == ("conv", "fc")
+
+
+def test_every_call_is_one_forward_pass_the_first_one_too():
+    model = _Tiny()
+    x = torch.rand(2, 1, 4, 4)
+    ex = CAMExtractor(model)
+    first = ex(x, methods=("cam", "infocam"))
+    assert model.calls == 1  # the layers were found from the very pass that gave the maps
+    again = ex(x, methods=("cam", "infocam"))
+    assert model.calls == 2
+    assert torch.equal(first.logits, again.logits) and torch.equal(first.maps["infocam"], again.maps["infocam"])
+    grad = CAMExtractor(_Tiny())(x, enable_grad=True)  # the first pass with gradients, too
+    assert grad.features.requires_grad
+
+
+def test_with_block_holds_the_hook_until_it_ends_even_on_error():
+    model = _Tiny()
+    x = torch.rand(1, 1, 4, 4)
+    with CAMExtractor(model) as ex:
+        assert not ex.hooked and _hook_count(model) == 0  # the layers are not known yet
+        ex(x)
+        assert ex.hooked and _hook_count(model) == 1  # held for the rest of the block
+        ex(x)
+        assert _hook_count(model) == 1  # the same hook, not one per call
+    assert not ex.hooked and _hook_count(model) == 0
+    with pytest.raises(KeyError), ex:  # layers known: the hook is on from the start
+        assert ex.hooked and _hook_count(model) == 1
+        raise KeyError("the block fails")
+    assert not ex.hooked and _hook_count(model) == 0
+    ex(x)  # outside a block: a hook for the call only
+    assert not ex.hooked and _hook_count(model) == 0

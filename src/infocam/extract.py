@@ -2,14 +2,19 @@
 
 The extractor finds, by itself, the ``nn.Linear`` that produces the logits and
 the layer whose (B, K, h, w) output is globally average pooled into it. It
-learns both from one observed forward pass (hooks on every module, removed
-before the pass returns) and checks numerically that the linear layer's input
-*is* the spatial mean of that feature map, so a head that is not GAP + linear
-is refused with an error that says what was found instead.
+learns both from the first call's forward pass (hooks on every module for
+that pass only) and checks numerically that the linear layer's input *is*
+the spatial mean of that feature map, so a head that is not GAP + linear is
+refused with an error that says what was found instead. That same pass gives
+the first call's logits and features: every call is one forward pass.
 
-Hooks live only for the duration of one call and always come off, also when
-the model raises; the model's train/eval mode (of every sub-module) is
-restored afterwards.
+Hooks: used as a context manager (``with CAMExtractor(model) as cam:``) the
+extractor holds one forward hook on the feature layer for the block, from
+the first call (or from the start of the block when the layers are already
+known) until the block ends, also when it ends by an exception. Called
+outside a block, it places the hook for the call only. No hook outlives
+either, also when the model raises; the model's train/eval mode (of every
+sub-module) is restored after each call.
 """
 
 from __future__ import annotations
@@ -103,6 +108,17 @@ def _is_pool(module: nn.Module) -> bool:
     return isinstance(module, (nn.AdaptiveAvgPool2d, nn.AvgPool2d)) or "pool" in type(module).__name__.lower()
 
 
+@dataclass
+class _Layers:
+    """What :func:`_observe` finds: the two layers, and the pass it watched."""
+
+    feature_layer: str
+    fc_layer: str
+    post: str  # "identity", or "relu" when a functional ReLU follows the feature layer
+    output: Tensor  # the model's output of that pass
+    features: object  # the feature layer's output of that pass
+
+
 def find_gap_linear(
     model: nn.Module,
     inputs: Tensor,
@@ -117,12 +133,26 @@ def find_gap_linear(
     Returns ``(feature layer name, linear layer name, post)`` where ``post`` is
     ``"identity"``, or ``"relu"`` when the model applies a functional ReLU to
     the layer's output before pooling (torchvision's DenseNet does).
-    Raises ``ValueError`` that says
-    what was found when the model does not end in global average pooling +
-    one linear layer, or when the probe batch gives NaN/inf everywhere (the
-    layers cannot be told apart then). A NaN or inf in some entries only is
-    fine: the finite entries decide.
+    Raises ``ValueError`` that says what was found when the model does not
+    end in global average pooling + one linear layer, or when the probe batch
+    gives NaN/inf everywhere (the layers cannot be told apart then). A NaN or
+    inf in some entries only is fine: the finite entries decide. Runs the
+    model in eval mode, without gradients.
     """
+    with torch.no_grad(), _preserved_mode(model, False):
+        found = _observe(model, inputs, feature_layer, fc_layer, rtol, atol)
+    return found.feature_layer, found.fc_layer, found.post
+
+
+def _observe(
+    model: nn.Module,
+    inputs: Tensor,
+    feature_layer: nn.Module | str | None,
+    fc_layer: nn.Module | str | None,
+    rtol: float,
+    atol: float,
+) -> _Layers:
+    """One forward pass with a hook on every module, then the layers it shows (see :func:`find_gap_linear`)."""
     fixed_feat = _resolve(model, feature_layer, "feature_layer")
     fixed_fc = _resolve(model, fc_layer, "fc_layer")
     records: list[_Record] = []
@@ -136,11 +166,25 @@ def find_gap_linear(
 
         return hook
 
-    with _hooks([]) as handles, torch.no_grad(), _preserved_mode(model, False):
+    with _hooks([]) as handles:
         for name, mod in model.named_modules():
             if name:
                 handles.append(mod.register_forward_hook(fwd_hook(name)))
         output = model(inputs)
+    with torch.no_grad():
+        return _identify(records, linear_inputs, output, fixed_feat, fixed_fc, rtol, atol)
+
+
+def _identify(
+    records: list[_Record],
+    linear_inputs: dict[str, Tensor],
+    output: object,
+    fixed_feat: tuple[str, nn.Module] | None,
+    fixed_fc: tuple[str, nn.Module] | None,
+    rtol: float,
+    atol: float,
+) -> _Layers:
+    """The feature layer and the linear head among the recorded module outputs of one pass."""
 
     if not isinstance(output, Tensor) or output.dim() != 2:
         raise ValueError(
@@ -212,7 +256,7 @@ def find_gap_linear(
                 f"feature_layer {_module_label(feat_name, feat)} outputs {shape_or_type(out)}, whose spatial "
                 f"mean is not the input {tuple(fc_in.shape)} of {_module_label(fc_name, fc)}"
             )
-        return feat_name, fc_name, post
+        return _Layers(feat_name, fc_name, post, output, out)
 
     candidates = [
         (i, r, post)
@@ -239,7 +283,8 @@ def find_gap_linear(
         return (r.output.shape[2] * r.output.shape[3], post == "identity", i)
 
     _, best, post = max(candidates, key=rank)
-    return best.name, fc_name, post
+    last_output = next(r.output for r in reversed(records) if r.name == best.name)  # as a hook would see it
+    return _Layers(best.name, fc_name, post, output, last_output)
 
 
 class CAMExtractor:
@@ -260,9 +305,13 @@ class CAMExtractor:
         fc_layer: the final ``nn.Linear`` (module or dotted name); found
             automatically when omitted.
 
-    The layers are found on the first call and checked numerically; the
-    model runs in eval mode during each call and gets its previous modes
-    back afterwards. No hook outlives a call.
+    Every call is one forward pass. The layers are found, and checked
+    numerically, from the first call's pass. Inside a ``with`` block the
+    hook on the feature layer stays from the first call (or from the start
+    of the block when the layers are known) to the end of the block, also
+    when the block raises; outside a block each call places and removes its
+    own. The model runs in eval mode during each call and gets its previous
+    modes back afterwards.
     """
 
     def __init__(
@@ -279,13 +328,24 @@ class CAMExtractor:
         self.feature_layer_name: str | None = None
         self.fc_layer_name: str | None = None
         self.feature_post: str = "identity"
+        self._in_block = False
+        self._hook: torch.utils.hooks.RemovableHandle | None = None
+        self._captured: dict[str, Tensor] = {}
 
     def __enter__(self) -> CAMExtractor:
+        self._in_block = True
+        if self.feature_layer_name is not None:
+            self._place_hook()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        # Hooks never outlive a call; nothing is left on the model to remove.
-        return None
+        self._in_block = False
+        self._remove_hook()
+
+    @property
+    def hooked(self) -> bool:
+        """Whether the feature-layer hook is on the model now (only inside a ``with`` block)."""
+        return self._hook is not None
 
     @property
     def fc(self) -> nn.Linear:
@@ -293,11 +353,44 @@ class CAMExtractor:
             raise RuntimeError("the layers are found on the first call")
         return dict(self.model.named_modules())[self.fc_layer_name]
 
-    def _locate(self, inputs: Tensor) -> None:
+    def _place_hook(self) -> None:
+        if self._hook is None:
+            module = dict(self.model.named_modules())[self.feature_layer_name]
+            self._hook = module.register_forward_hook(self._capture)
+
+    def _remove_hook(self) -> None:
+        if self._hook is not None:
+            self._hook.remove()
+            self._hook = None
+        self._captured.clear()
+
+    def _capture(self, mod: nn.Module, args: tuple, out: Tensor) -> None:
+        self._captured["features"] = out
+
+    def _forward(self, inputs: Tensor) -> tuple[Tensor, object]:
+        """One forward pass: the logits and the feature layer's output (layers found on the first)."""
         if self.feature_layer_name is None:
-            self.feature_layer_name, self.fc_layer_name, self.feature_post = find_gap_linear(
-                self.model, inputs, feature_layer=self._feature_arg, fc_layer=self._fc_arg
+            found = _observe(self.model, inputs, self._feature_arg, self._fc_arg, rtol=1e-3, atol=1e-4)
+            self.feature_layer_name, self.fc_layer_name, self.feature_post = (
+                found.feature_layer, found.fc_layer, found.post
             )
+            if self._in_block:
+                self._place_hook()
+            return found.output, found.features
+        self._captured.clear()
+        try:
+            if self._hook is not None:  # held by the with block
+                logits = self.model(inputs)
+            else:
+                with _hooks([]) as handles:
+                    handles.append(dict(self.model.named_modules())[self.feature_layer_name]
+                                   .register_forward_hook(self._capture))
+                    logits = self.model(inputs)
+            if "features" not in self._captured:
+                raise RuntimeError(f"feature layer {self.feature_layer_name!r} did not run in forward()")
+            return logits, self._captured["features"]
+        finally:
+            self._captured.clear()
 
     def __call__(
         self,
@@ -321,20 +414,11 @@ class CAMExtractor:
                 raise ValueError(f"methods must be drawn from {METHODS}; got {m!r}")
         if not isinstance(inputs, Tensor):
             raise ValueError(f"inputs must be a tensor; got {shape_or_type(inputs)}")
-        self._locate(inputs)
-        modules = dict(self.model.named_modules())
-        feat_module = modules[self.feature_layer_name]
-        captured: dict[str, Tensor] = {}
-
-        def hook(mod: nn.Module, args: tuple, out: Tensor) -> None:
-            captured["features"] = out
-
         grad_ctx = torch.enable_grad() if enable_grad else torch.no_grad()
-        with _hooks([feat_module.register_forward_hook(hook)]), grad_ctx, _preserved_mode(self.model, False):
-            logits = self.model(inputs)
-        if "features" not in captured:
-            raise RuntimeError(f"feature layer {self.feature_layer_name!r} did not run in forward()")
-        features = captured["features"]
+        with grad_ctx, _preserved_mode(self.model, False):
+            logits, features = self._forward(inputs)
+        if not isinstance(features, Tensor):
+            raise RuntimeError(f"feature layer {self.feature_layer_name!r} returned {shape_or_type(features)}")
         if self.feature_post == "relu":
             features = torch.relu(features)
         if targets is None:
