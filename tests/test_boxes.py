@@ -15,7 +15,6 @@ from infocam.boxes import (
     foreground_masks,
     reference_boxes,
 )
-from infocam.iou import box_hits, box_iou, box_iou_pairwise
 from infocam.maps import normalize_maps, resize_maps
 
 EIGHT = np.ones((3, 3), dtype=int)
@@ -240,76 +239,6 @@ def test_all_component_boxes_empty():
     assert [b.shape for b in out] == [(0, 4), (0, 4)]
 
 
-# ----------------------------------------------------------------------------
-# IoU
-# ----------------------------------------------------------------------------
-
-
-def test_box_iou_by_hand():
-    a = t([[0, 0, 2, 2], [0, 0, 4, 4]])
-    b = t([[1, 1, 3, 3], [0, 0, 2, 2], [2, 2, 4, 4]])
-    # [0,2)^2 vs [1,3)^2: inter 1, union 7; [0,4)^2 vs [2,4)^2: 4 / 16
-    want = [[1 / 7, 1.0, 0.0], [4 / 16, 4 / 16, 4 / 16]]
-    assert torch.allclose(box_iou(a, b), t(want), atol=0, rtol=1e-6)
-
-
-def test_disjoint_boxes_score_zero_not_more_than_one():
-    # without the clamp, (-1) * (-1) would count as an overlap of 1
-    a, b = t([[0, 0, 2, 2]]), t([[3, 3, 4, 4]])
-    assert box_iou(a, b).item() == 0.0
-    assert box_iou_pairwise(a, b).item() == 0.0
-    # touching edges do not overlap
-    assert box_iou(t([[0, 0, 2, 2]]), t([[2, 0, 4, 2]])).item() == 0.0
-
-
-def test_zero_area_boxes_score_zero_and_never_nan():
-    z = t([[0, 0, 0, 0], [3, 3, 3, 5], [5, 5, 4, 4]])
-    out = box_iou(z, torch.cat([z, t([[0, 0, 10, 10]])]))
-    assert not torch.isnan(out).any()
-    assert (out == 0).all()
-
-
-def test_box_iou_symmetric_self_one_and_matches_an_independent_formula():
-    rng = np.random.default_rng(2)
-    xy = rng.integers(0, 50, (40, 2))
-    wh = rng.integers(1, 30, (40, 2))
-    boxes = t(np.concatenate([xy, xy + wh], 1), torch.float64)
-    iou = box_iou(boxes, boxes)
-    assert iou.dtype == torch.float64
-    assert torch.equal(iou, iou.T)
-    assert torch.equal(torch.diagonal(iou), torch.ones(40, dtype=torch.float64))
-    # independent: count pixels on a grid
-    for i in range(0, 40, 7):
-        for j in range(0, 40, 5):
-            ga = np.zeros((90, 90), bool)
-            gb = np.zeros((90, 90), bool)
-            x0, y0, x1, y1 = boxes[i].int().tolist()
-            ga[y0:y1, x0:x1] = True
-            x0, y0, x1, y1 = boxes[j].int().tolist()
-            gb[y0:y1, x0:x1] = True
-            want = (ga & gb).sum() / (ga | gb).sum()
-            assert iou[i, j].item() == pytest.approx(want, abs=1e-12)
-    assert torch.equal(box_iou_pairwise(boxes, boxes.flip(0)), torch.diagonal(iou.flip(1)))
-
-
-def test_box_iou_float_boxes_and_dtypes():
-    a = t([[0.5, 0.5, 2.5, 2.5]], torch.float16)
-    b = t([[1.5, 0.5, 3.5, 2.5]])
-    assert box_iou(a, b).dtype == torch.float32
-    assert box_iou(a, b).item() == pytest.approx(2 / 6)
-    assert box_iou(t([[0, 0, 2, 2]], torch.int64), t([[0, 0, 1, 2]], torch.int64)).item() == 0.5
-    assert box_iou(t([[0, 0, 1, 1]]), torch.zeros(0, 4)).shape == (1, 0)
-
-
-def test_box_iou_bad_shapes_name_the_argument():
-    with pytest.raises(ValueError, match="a must"):
-        box_iou(torch.zeros(4), torch.zeros(1, 4))
-    with pytest.raises(ValueError, match="b must"):
-        box_iou(torch.zeros(1, 4), torch.zeros(1, 3))
-    with pytest.raises(ValueError, match="same number"):
-        box_iou_pairwise(torch.zeros(2, 4), torch.zeros(1, 4))
-
-
 @pytest.mark.parametrize("largest", ["pixels", "contour_area"])
 def test_speed_paths_equal_the_reference(largest):
     # boxes_from_maps thresholds by one comparison, labels small maps many at
@@ -394,23 +323,6 @@ def test_cutoffs_are_the_smallest_foreground_value(case):
                 assert q >= t and q > 0, (case, th, i)
                 assert not (q_prev >= t and q_prev > 0), (case, th, i)
     assert bisected > 0  # the far cuts occur: a min far from 0 next to the span
-
-
-def test_box_hits_by_hand():
-    boxes = t([[0, 0, 4, 4], [0, 0, 4, 4], [0, 0, 4, 4], [0, 0, 0, 0]])
-    gts = [
-        t([[0, 0, 4, 2]]),  # IoU 8/16 = 0.5 exactly: a hit
-        t([[10, 10, 12, 12], [0, 0, 4, 3]]),  # the second GT box: 12/16
-        torch.zeros(0, 4),  # no GT box: never a hit
-        t([[0, 0, 0, 0]]),  # the empty box scores 0 even against itself
-    ]
-    assert box_hits(boxes, gts, 0.5).tolist() == [True, True, False, False]
-    assert box_hits(boxes, gts, 0.75).tolist() == [False, True, False, False]
-    assert box_hits(boxes, gts, 0.7500001).tolist() == [False, False, False, False]
-    with pytest.raises(ValueError, match="one"):
-        box_hits(boxes, gts[:2], 0.5)
-    with pytest.raises(ValueError, match=r"gts\[1\] must be a \(N, 4\) tensor"):
-        box_hits(boxes[:2], [gts[0], t([0, 0, 4, 4])], 0.5)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
