@@ -360,6 +360,18 @@ def _write(path: Path, rows: list[str], raw: bytes | None = None) -> None:
         path.write_text("\n".join(rows), encoding="utf-8", errors="surrogatepass")
 
 
+# valid lines for the round trips: each image one box, as (label, half-open box, official split)
+valid_box = st.tuples(st.integers(0, 60), st.integers(0, 60), st.integers(1, 30), st.integers(1, 30)).map(
+    lambda b: (b[0], b[1], b[0] + b[2], b[1] + b[3]))
+valid_images = st.lists(st.tuples(st.integers(0, 2), valid_box, st.sampled_from(["train", "test"])),
+                        min_size=1, max_size=5)
+
+
+def _by_path(ann) -> dict[str, tuple[str, list, str | None]]:
+    """What a reader kept, keyed by image file name: (class name, boxes, official split)."""
+    return {r.path.name: (ann.class_names[r.label], [tuple(b) for b in r.boxes], r.subset) for r in ann.records}
+
+
 def _try_dataset(cfg: dict, split: str) -> None:
     ds = _survives(build_dataset, cfg, split, False)
     if ds is not None:
@@ -368,10 +380,16 @@ def _try_dataset(cfg: dict, split: str) -> None:
 
 
 @FEW
-@given(rows=lines, header=st.booleans(), raw=st.one_of(st.none(), st.binary(max_size=60)))
-def test_csv_lines_of_random_text_never_crash(rows, header, raw) -> None:
+@given(rows=lines, header=st.booleans(), raw=st.one_of(st.none(), st.binary(max_size=60)), valid=valid_images)
+def test_csv_lines_of_random_text_never_crash(rows, header, raw, valid) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
+        # the round trip: valid lines come back as written (half-open boxes as they are)
+        _write(root / "annotations.csv", [f"v{i}.png,{c},{b[0]},{b[1]},{b[2]},{b[3]},{s}"
+                                          for i, (c, b, s) in enumerate(valid)])
+        ann = read_csv_annotations(root / "annotations.csv", root)
+        assert not ann.problems
+        assert _by_path(ann) == {f"v{i}.png": (str(c), [b], s) for i, (c, b, s) in enumerate(valid)}
         body = (["path,label,x0,y0,x1,y1,split"] if header else []) + rows
         _write(root / "annotations.csv", body, raw)
         ann = read_csv_annotations(root / "annotations.csv", root)
@@ -391,10 +409,21 @@ CUB_GOOD = {
 
 
 @FEW
-@given(file=st.sampled_from(CUB_FILES), rows=lines, keep=st.booleans())
-def test_cub_lines_of_random_text_never_crash(file, rows, keep) -> None:
+@given(file=st.sampled_from(CUB_FILES), rows=lines, keep=st.booleans(), valid=valid_images)
+def test_cub_lines_of_random_text_never_crash(file, rows, keep, valid) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
+        # the round trip: x y w h -> (x, y, x + w, y + h); is_training_image 1 -> train
+        ids = range(1, len(valid) + 1)
+        _write(root / "classes.txt", ["1 c0", "2 c1", "3 c2"])
+        _write(root / "images.txt", [f"{i} c{c}/v{i}.jpg" for i, (c, _, _) in zip(ids, valid)])
+        _write(root / "image_class_labels.txt", [f"{i} {c + 1}" for i, (c, _, _) in zip(ids, valid)])
+        _write(root / "train_test_split.txt", [f"{i} {int(s == 'train')}" for i, (_, _, s) in zip(ids, valid)])
+        _write(root / "bounding_boxes.txt", [f"{i} {b[0]} {b[1]} {b[2] - b[0]} {b[3] - b[1]}"
+                                             for i, (_, b, _) in zip(ids, valid)])
+        ann = read_cub(root)
+        assert not ann.problems
+        assert _by_path(ann) == {f"v{i}.jpg": (f"c{c}", [b], s) for i, (c, b, s) in zip(ids, valid)}
         for name, good in CUB_GOOD.items():
             _write(root / name, good + rows if (name == file and keep) else rows if name == file else good)
         ann = read_cub(root)
@@ -404,9 +433,23 @@ def test_cub_lines_of_random_text_never_crash(file, rows, keep) -> None:
 
 
 @FEW
-@given(rows=lines, which=st.sampled_from(["wnids", "train", "val"]))
-def test_tiny_imagenet_lines_of_random_text_never_crash(rows, which) -> None:
+@given(rows=lines, which=st.sampled_from(["wnids", "train", "val"]), valid=valid_images)
+def test_tiny_imagenet_lines_of_random_text_never_crash(rows, which, valid) -> None:
     with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "round_trip"
+        # the round trip: inclusive corners x0 y0 x1 y1 -> (x0, y0, x1 + 1, y1 + 1)
+        wnids = ["n00", "n01", "n02"]
+        _write(root / "wnids.txt", wnids)
+        for w in wnids:
+            _write(root / "train" / w / f"{w}_boxes.txt", [f"{w}_{i}.JPEG\t{b[0]}\t{b[1]}\t{b[2] - 1}\t{b[3] - 1}"
+                                                         for i, (c, b, s) in enumerate(valid) if s == "train" and wnids[c] == w])
+        _write(root / "val" / "val_annotations.txt", [f"val_{i}.JPEG\t{wnids[c]}\t{b[0]}\t{b[1]}\t{b[2] - 1}\t{b[3] - 1}"
+                                                     for i, (c, b, s) in enumerate(valid) if s == "test"])
+        ann = read_tiny_imagenet(root)
+        assert not ann.problems
+        want = {(f"{wnids[c]}_{i}.JPEG" if s == "train" else f"val_{i}.JPEG"): (wnids[c], [b], s)
+                for i, (c, b, s) in enumerate(valid)}
+        assert _by_path(ann) == want
         root = Path(tmp)
         _write(root / "wnids.txt", rows if which == "wnids" else ["n01", "n02"])
         _write(root / "train" / "n01" / "n01_boxes.txt", rows if which == "train" else ["n01_0.JPEG\t1\t1\t5\t5"])
@@ -417,9 +460,20 @@ def test_tiny_imagenet_lines_of_random_text_never_crash(rows, which) -> None:
 
 
 @FEW
-@given(rows=lines, which=st.sampled_from(["image_ids", "class_labels", "image_sizes", "localization"]))
-def test_wsol_lines_of_random_text_never_crash(rows, which) -> None:
+@given(rows=lines, which=st.sampled_from(["image_ids", "class_labels", "image_sizes", "localization"]),
+       valid=valid_images)
+def test_wsol_lines_of_random_text_never_crash(rows, which, valid) -> None:
     with tempfile.TemporaryDirectory() as tmp:
+        # the round trip: inclusive corners x0,y0,x1,y1 -> (x0, y0, x1 + 1, y1 + 1)
+        trip = Path(tmp) / "round_trip" / "test"
+        _write(trip / "image_ids.txt", [f"v{i}.png" for i in range(len(valid))])
+        _write(trip / "class_labels.txt", [f"v{i}.png,{c}" for i, (c, _, _) in enumerate(valid)])
+        _write(trip / "localization.txt", [f"v{i}.png,{b[0]},{b[1]},{b[2] - 1},{b[3] - 1}"
+                                           for i, (_, b, _) in enumerate(valid)])
+        ann = read_wsol_split(trip, Path(tmp))
+        assert not ann.problems
+        got = {name: (int(label), boxes) for name, (label, boxes, _) in _by_path(ann).items()}
+        assert got == {f"v{i}.png": (c, [b]) for i, (c, b, _) in enumerate(valid)}
         meta = Path(tmp) / "meta"
         good = {"image_ids": ["a.png", "b.png"], "class_labels": ["a.png,0", "b.png,1"],
                 "image_sizes": ["a.png,10,10", "b.png,8,6"], "localization": ["a.png,1,1,5,5", "b.png,0,0,2,2"]}
