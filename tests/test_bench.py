@@ -66,13 +66,29 @@ def test_quick_bench_writes_every_figure(quick_report):
         _check_entry(entry, name)
 
 
+def _median(values: list) -> float:
+    return float(np.median(values))
+
+
+def _approx(x: float):
+    """Equal up to the JSON's rounding (6 decimals) carried through a quotient."""
+    return pytest.approx(x, rel=5e-3, abs=1e-5)
+
+
 @pytest.mark.slow
 def test_quick_bench_numbers(quick_report):
+    # every figure is what its definition makes of the raw timings recorded beside it
     res = quick_report["results"]
     m = res["maps"]["measured"]
     for k in ("plain_s", "with_maps_s", "maps_only_s", "plain_images_per_s", "with_maps_images_per_s"):
         assert _num(m[k]) and m[k] > 0, k
     assert m["batch"] >= 1 and m["image_size"] == 224 and m["region"] == 4
+    assert m["plain_s"] == _approx(_median(m["plain_s_all"]))
+    assert m["with_maps_s"] == _approx(_median(m["with_maps_s_all"]))
+    assert m["plain_images_per_s"] == _approx(m["batch"] / m["plain_s"])
+    assert m["ratio_of_medians"] == _approx(m["with_maps_s"] / m["plain_s"])
+    paired = [a / b for a, b in zip(m["with_maps_s_all"], m["plain_s_all"])]
+    assert res["maps"]["ratio"] == _approx(_median(paired))
     tc = m["torchcam"]
     assert isinstance(tc["installed"], bool)
     if tc["installed"]:
@@ -82,7 +98,10 @@ def test_quick_bench_numbers(quick_report):
 
     b = res["boxes"]["measured"]
     assert b["boxes_from_maps_images_per_s"] > 0 and b["opencv_loop_images_per_s"] > 0
-    assert 0 <= b["same_box_fraction"] <= 1
+    assert b["same_box_fraction"] == 1.0  # the baseline loop implements the same rule
+    assert b["boxes_from_maps_images_per_s"] == _approx(b["maps"] / _median(b["boxes_from_maps_s_all"]))
+    paired = [base / ours for base, ours in zip(b["opencv_loop_s_all"], b["boxes_from_maps_s_all"])]
+    assert res["boxes"]["ratio"] == _approx(_median(paired))
 
     s = res["sweep"]
     assert s["identical"] is True
@@ -94,6 +113,11 @@ def test_quick_bench_numbers(quick_report):
         assert _num(step["reference_s_extrapolated"])
         assert 0 <= step["max_box_acc_v2_fast_all"] <= 100
         assert set(step["max_box_acc_fast_all"]) == {"30", "50", "70"}
+        # MaxBoxAccV2 is the mean over the three IoU levels; the speedup the quotient of the two times
+        assert step["max_box_acc_v2_fast_all"] == _approx(np.mean(list(step["max_box_acc_fast_all"].values())))
+        assert step["speedup"] == _approx(step["reference_ms_per_map"] / step["fast_ms_per_map"])
+        assert step["reference_s_extrapolated"] == _approx(
+            step["reference_ms_per_map"] / 1e3 * step["maps"])
     assert s["ratio"] == s["measured"]["steps"]["0.001"]["speedup"]
 
     sc = res["score"]
@@ -111,6 +135,8 @@ def test_quick_bench_numbers(quick_report):
 
     t = res["trainer"]["measured"]
     assert t["trainer_images_per_s"] > 0 and t["bare_loop_images_per_s"] > 0
+    assert t["trainer_images_per_s"] == _approx(_median(t["trainer_images_per_s_all"]))
+    assert t["bare_loop_images_per_s"] == _approx(_median(t["bare_loop_images_per_s_all"]))
 
     p = res["pipeline"]["measured"]
     assert p["pipeline_images_per_s"] > 0 and p["plain_images_per_s"] > 0

@@ -243,7 +243,7 @@ def test_checkpoint_out_of_disk_error_names_the_file(tmp_path, monkeypatch) -> N
     with pytest.raises(OSError) as err:
         ck.atomic_torch_save({"a": torch.ones(1)}, path)
     monkeypatch.undo()
-    assert only(tmp_path) == []  # this part holds today
+    assert only(tmp_path) == []  # no partial file
     assert err.value.filename == str(path)
 
 
@@ -260,5 +260,5 @@ def test_data_check_json_out_of_disk_leaves_no_temp(tmp_path, monkeypatch, capsy
     monkeypatch.setattr(os, "fsync", fsync)
     rc = main(["data", "check", str(made), "--format", "csv", "--json", str(out), "--overwrite"])
     monkeypatch.undo()
-    assert rc == 2 and out.read_text() == old  # this part holds today
+    assert rc == 2 and out.read_text() == old  # the previous file intact
     assert only(reports) == ["check.json"]
