@@ -386,3 +386,13 @@ def test_help_has_examples(capsys):
     with pytest.raises(SystemExit):
         main(["score", "--help"])
     assert "examples:" in capsys.readouterr().out
+
+
+def test_float16_maps_and_original_size_resizing(tmp_path):
+    # a 5x5 float16 map for a 10x10 image, scored at the image's own size: resized, and counted as float16
+    m = np.zeros((5, 5), np.float16)
+    m[1:4, 1:4] = 1
+    r = score(tmp_path, {"a.jpg": m}, [("a.jpg", (10, 10), 0, [(2, 2, 7, 7)])])
+    assert r["maps"]["dtypes"] == {"float16": 1} and r["maps"]["resized"] == 1
+    assert r["settings"]["size"] == "original" and r["count"] == 1
+    assert r["metrics"]["max_box_acc"]["30"] == 100.0

@@ -16,7 +16,8 @@ def format_score_table(result: dict) -> str:
     lines = [
         f"{result['count']} maps from {maps['source']} against {s['ground_truth']}",
         f"size {size}, step {s['cam_curve_step']:g}, IoU levels {'/'.join(f'{d:g}' for d in s['iou_thresholds'])}, "
-        f"box threshold {s['threshold']:g}{', min-max normalised' if s['normalize'] else ''}",
+        f"box threshold {s['threshold']:g}{', min-max normalised' if s['normalize'] else ''}, "
+        f"{s['workers']} worker{'s' if s['workers'] != 1 else ''}",
     ]
     if maps["resized"]:
         lines.append(f"{maps['resized']} maps of another size were resized (bicubic) and normalised")
