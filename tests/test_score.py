@@ -396,3 +396,18 @@ def test_float16_maps_and_original_size_resizing(tmp_path):
     assert r["maps"]["dtypes"] == {"float16": 1} and r["maps"]["resized"] == 1
     assert r["settings"]["size"] == "original" and r["count"] == 1
     assert r["metrics"]["max_box_acc"]["30"] == 100.0
+
+
+def test_full_image_baseline_by_hand_and_baseline_errors(tmp_path):
+    # the full-image baseline's box is the whole image at every threshold: a hit for the image-sized GT only
+    maps = {"a.jpg": blob(10, 10, (0, 5, 0, 5)), "b.jpg": blob(10, 10, (0, 5, 0, 5))}
+    images = [("a.jpg", (10, 10), 0, [(0, 0, 9, 9)]), ("b.jpg", (10, 10), 0, [(3, 3, 4, 4)])]
+    r = score(tmp_path, maps, images, baselines=["full_image"])
+    b = r["baselines"]["full_image"]
+    assert b["max_box_acc"] == {"30": 50.0, "50": 50.0, "70": 50.0}
+    assert b["max_box_acc_v1"] == 50.0 and b["gt_known_loc"] == 50.0
+    assert r["settings"]["baselines"] == ["full_image"]
+    for bad, pattern in [(["image_intensity"], "needs the images"), (["moon"], "not one of"),
+                         (["full_image", "full_image"], "distinct")]:
+        with pytest.raises(ValueError, match=pattern):
+            infocam.score_maps(tmp_path / "maps", metadata=tmp_path / "metadata", dataset="CUB", baselines=bad)

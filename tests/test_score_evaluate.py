@@ -20,13 +20,13 @@ def test_score_of_saved_maps_equals_evaluate_boxes(tmp_path, capsys):
     maps = tmp_path / "maps"
     argv = ["evaluate", "--model", "small_cnn", "--weights", str(weights), "--num-classes", "2",
             "--data", str(root), "--format", "csv", "--split", "all_test", "--methods", "cam,infocam",
-            "--region", "3", "--max-box-acc", "--save-maps", str(maps), "--json", str(tmp_path / "e.json"),
+            "--region", "3", "--max-box-acc", "--baselines", "center_gaussian,full_image", "--save-maps", str(maps), "--json", str(tmp_path / "e.json"),
             "--workers", "0", "--no-progress"]
     assert main(argv) == 0, capsys.readouterr().err
     ev = json.loads((tmp_path / "e.json").read_text())
     assert ev["config"]["weights"] == str(weights) and ev["config"]["checkpoint"] is None
     saved = sorted(p.relative_to(maps).as_posix() for p in maps.rglob("*.npy"))
-    assert len(saved) == 2 * 6 and saved[0].startswith("cam/")
+    assert len(saved) == 4 * 6 and saved[0].startswith("cam/")
     assert np.load(maps / saved[0]).dtype == np.float64
     for method in ("cam", "infocam"):
         out = tmp_path / f"s_{method}.json"
@@ -38,6 +38,19 @@ def test_score_of_saved_maps_equals_evaluate_boxes(tmp_path, capsys):
         assert sc["best_threshold"] == want["best_threshold"]
         assert sc["max_box_acc_v2"] == want["max_box_acc_v2"]
         assert sc["gt_known_loc"] == want["gt_known_loc"]
+    # score --baselines: the evaluator's baselines, from the image size alone
+    out = tmp_path / "s_base.json"
+    assert main(["score", str(maps / "cam"), "--data", str(root), "--format", "csv", "--split", "all_test",
+                 "--cam-curve-step", "0.01", "--baselines", "center_gaussian,full_image", "--json", str(out),
+                 "--workers", "1", "--no-progress"]) == 0
+    text = capsys.readouterr().out
+    assert "baseline center_gaussian:" in text and "baseline full_image:" in text
+    sc = json.loads(out.read_text())["baselines"]
+    for name in ("center_gaussian", "full_image"):
+        want = ev["methods"][name]
+        for key in ("max_box_acc", "max_box_acc_v2", "gt_known_loc"):
+            assert sc[name][key] == want[key], (name, key)
+    assert sc["full_image"]["max_box_acc_v1"] == sc["full_image"]["max_box_acc"]["50"]  # one box: the image
     # --save-maps into a non-empty folder needs --overwrite
     assert main([*argv[:-5], "--workers", "0", "--no-progress"]) == 2
     assert "--overwrite" in capsys.readouterr().err

@@ -68,6 +68,7 @@ class _Settings:
     has_boxes: bool
     has_masks: bool
     sweep: str
+    baselines: tuple[str, ...] = ()
 
 
 def usable_cores() -> int:
@@ -137,12 +138,25 @@ def _new_meter(s: _Settings) -> WSOLMeter:
     )
 
 
-def _score_chunk(chunk: list[Truth]) -> tuple[np.ndarray, dict]:
-    """Counts (:meth:`WSOLMeter.counts`) and map statistics of a chunk of images."""
+def _baseline_map(name: str, to: tuple[int, int]) -> np.ndarray:
+    """A model-free baseline's map at (w, h), normalised as the evaluator normalises a CAM (float32, then float64)."""
+    key = (name, to)
+    cache = _STATE.setdefault("baselines", {})
+    if key not in cache:
+        from infocam.baselines import baseline_maps
+        from infocam.maps import normalize_maps
+
+        m = baseline_maps(name, torch.zeros(1, 1, to[1], to[0]))
+        cache[key] = normalize_maps(m.float())[0].numpy().astype(np.float64)
+    return cache[key]
+
+
+def _score_chunk(chunk: list[Truth]) -> tuple[dict[str, np.ndarray], dict]:
+    """Counts (:meth:`WSOLMeter.counts`) of the maps (key ``""``) and of each baseline, and map statistics."""
     s: _Settings = _STATE["settings"]
     source = _STATE["source"]
     predictions = _STATE["predictions"]
-    meter = _new_meter(s)
+    meters = {key: _new_meter(s) for key in ("", *s.baselines)}
     stats = dict.fromkeys(_STATS, 0)
     for t in chunk:
         to = _target(t, s)
@@ -150,8 +164,10 @@ def _score_chunk(chunk: list[Truth]) -> tuple[np.ndarray, dict]:
         gts = check_gt_boxes([torch.from_numpy(scale_boxes(t.boxes, t.size, to))], 1)
         masks = torch.from_numpy(read_truth_mask(t, to))[None] if s.has_masks else None
         correct = _correct(t, predictions.get(t.id)) if predictions is not None else None
-        meter.update(_single(scoremap), gts, masks=masks, scores=[scoremap], correct=correct)
-    return meter.counts(), stats
+        for key, meter in meters.items():
+            m = _baseline_map(key, to) if key else scoremap
+            meter.update(_single(m), gts, masks=masks, scores=[m], correct=correct)
+    return {key: meter.counts() for key, meter in meters.items()}, stats
 
 
 def _rows_chunk(args: tuple[list[Truth], dict]) -> list[list]:
@@ -249,7 +265,7 @@ class _Runner:
                 bar.update(n)
 
 
-def _count_task(chunk: list[Truth]) -> tuple[int, tuple[np.ndarray, dict]]:
+def _count_task(chunk: list[Truth]) -> tuple[int, tuple[dict[str, np.ndarray], dict]]:
     return len(chunk), _score_chunk(chunk)
 
 
@@ -296,6 +312,21 @@ class MapSaver:
 # ----------------------------------------------------------------------------
 
 
+#: the baselines of :mod:`infocam.baselines` that need only the image size (no pixel)
+SIZE_ONLY_BASELINES: tuple[str, ...] = ("center_gaussian", "full_image")
+
+
+def _check_baselines(baselines: Sequence[str]) -> tuple[str, ...]:
+    names = (baselines,) if isinstance(baselines, str) else tuple(baselines)
+    for name in names:
+        if name not in SIZE_ONLY_BASELINES:
+            why = " (it needs the images, which scoring never reads)" if name == "image_intensity" else ""
+            raise ValueError(f"baselines: {name!r} is not one of {', '.join(SIZE_ONLY_BASELINES)}{why}")
+    if len(set(names)) != len(names):
+        raise ValueError(f"baselines must be distinct; got {baselines!r}")
+    return names
+
+
 def _check_args(size, threshold, cam_curve_step, iou_thresholds, workers, sweep) -> tuple:
     """The settings in canonical form; ValueError naming the argument (the CLI names the flag)."""
     if size == "original" or size is None:
@@ -339,6 +370,7 @@ def score_maps(
     overwrite: bool = False,
     progress: bool = False,
     sweep: str = "fast",
+    baselines: Sequence[str] = (),
 ) -> dict:
     """Score a folder (or ``.npz``) of saved maps, as wsolevaluation's ``evaluation.py`` does and more.
 
@@ -363,13 +395,18 @@ def score_maps(
             ``overwrite``).
         progress: show a progress bar (on a terminal).
         sweep: ``"fast"`` or ``"reference"`` (identical numbers).
+        baselines: model-free baselines scored beside the maps against the
+            same ground truth (:mod:`infocam.baselines`; those that need only
+            the image size: ``center_gaussian``, ``full_image``).
 
     Returns:
         ``{"metrics": {...}, "count": N, "maps": {...}, "settings": {...}}``;
         ``metrics`` holds ``max_box_acc_v1`` / ``best_threshold_v1`` (IoU 50),
         ``max_box_acc`` / ``best_threshold`` ({IoU: value}),
         ``max_box_acc_v2``, ``gt_known_loc`` (with boxes), ``pxap`` (with
-        masks), ``top1_loc`` ... ``top5_cls`` (with predictions).
+        masks), ``top1_loc`` ... ``top5_cls`` (with predictions); with
+        ``baselines``, ``"baselines": {name: the same metrics}``; ``notes``
+        says what was ignored (maps or predictions of unknown images).
 
     Raises:
         InputError: for a bad file, naming it; ValueError for a bad argument,
@@ -380,6 +417,7 @@ def score_maps(
     size_, threshold, cam_curve_step, d, workers = _check_args(
         size, threshold, cam_curve_step, iou_thresholds, workers, sweep
     )
+    baselines = _check_baselines(baselines)
     for path, what in ((json_out, "--json"), (per_image, "--per-image")):
         if path is not None:
             if Path(path).exists() and not overwrite:
@@ -414,7 +452,9 @@ def score_maps(
         if extra:
             notes.append(f"ignored {extra} predictions of images not in the ground truth")
         preds = {k: v for k, v in preds.items() if k in known}
-    settings = _Settings(size_, bool(normalize), threshold, cam_curve_step, d, truth.has_boxes, truth.has_masks, sweep)
+    settings = _Settings(
+        size_, bool(normalize), threshold, cam_curve_step, d, truth.has_boxes, truth.has_masks, sweep, baselines
+    )
 
     n = len(truth.images)
     workers = min(workers, n)
@@ -423,15 +463,21 @@ def score_maps(
     sizes = [len(c) for c in chunks]
     threads = 1 if workers > 1 else None
     init_args = (str(maps), settings, preds, threads)
-    meter = _new_meter(settings)
+    meters = {key: _new_meter(settings) for key in ("", *settings.baselines)}
     stats = dict.fromkeys(_STATS, 0)
     with _Runner(workers, init_args, progress) as runner:
         for counts, st in runner.map(_count_task, chunks, sizes, "score", ordered=False):
-            meter.load_counts(meter.counts() + counts)  # exact int64 sums
+            for key, meter in meters.items():
+                meter.load_counts(meter.counts() + counts[key])  # exact int64 sums
             for k in _STATS:
                 stats[k] += st[k]
-        computed = meter.compute()
+        computed = meters[""].compute()
         result = _result(computed, settings, truth, stats, maps, len(unknown), notes, predictions, workers, n)
+        if settings.baselines:
+            result["baselines"] = {
+                key: _metrics(meters[key].compute(), settings, preds is not None) for key in settings.baselines
+            }
+            result["settings"]["baselines"] = list(settings.baselines)
         if per_image is not None:
             best = {"v1": computed.get("best_threshold_v1"), "v2": computed.get("best_threshold", {})}
             head = _row_header(settings, preds is not None)

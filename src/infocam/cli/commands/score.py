@@ -19,6 +19,8 @@ IoU 50), MaxBoxAccV2 (all contours, IoU 30/50/70 and their mean), the best
 threshold of each, PxAP where masks exist, GT-known Loc at --threshold, and
 Top-1 / Top-5 Loc and Cls with --predictions. The numbers are those of
 wsolevaluation's BoxEvaluator / MaskEvaluator on the same maps.
+--baselines center_gaussian,full_image scores those model-free maps beside
+yours, against the same ground truth.
 
 Maps must hold values in [0, 1] (--normalize min-max normalises raw maps)
 and are scored in their own dtype at --size (224: GT boxes are scaled as
@@ -32,6 +34,7 @@ examples:
       --mask-root dataset --json scores.json
   infocam score maps/ --data /data/CUB_200_2011 --format cub --predictions top5.csv \\
       --per-image per_image.csv --workers 8
+  infocam score maps/ --metadata-root metadata --dataset-name CUB --baselines center_gaussian,full_image
 """
 
 
@@ -51,6 +54,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threshold", type=float, default=0.2, help="box threshold of GT-known / Top-k Loc [0.2]")
     p.add_argument("--cam-curve-step", type=float, default=0.001, help="threshold step of the sweeps and PxAP [0.001]")
     p.add_argument("--iou-thresholds", default="30,50,70", help="IoU levels (%%) of MaxBoxAccV2 [30,50,70]")
+    p.add_argument("--baselines", metavar="NAMES", default="",
+                   help="also score model-free baselines against the same ground truth: center_gaussian,full_image")
     p.add_argument("--workers", type=int, default=None, help="processes (default: every core this process may use)")
     p.add_argument("--per-image", metavar="FILE.csv", help="write one row per image: IoU and hit at each best threshold")
     p.add_argument("--json", metavar="OUT", help="write the results and every setting here (atomically)")
@@ -97,6 +102,7 @@ def run(args: argparse.Namespace) -> int:
         json_out=args.json,
         overwrite=args.overwrite,
         progress=not args.no_progress and sys.stderr.isatty(),
+        baselines=[b.strip() for b in args.baselines.split(",") if b.strip()],
     )
     for note in result["notes"]:
         print(f"warning: {note}", file=sys.stderr)
