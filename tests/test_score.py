@@ -411,3 +411,14 @@ def test_full_image_baseline_by_hand_and_baseline_errors(tmp_path):
                          (["full_image", "full_image"], "distinct")]:
         with pytest.raises(ValueError, match=pattern):
             infocam.score_maps(tmp_path / "maps", metadata=tmp_path / "metadata", dataset="CUB", baselines=bad)
+
+
+def test_a_bad_map_met_by_a_worker_process_is_the_same_one_line(two, capsys):
+    tmp_path, meta, folder = two
+    np.save(folder / "a" / "2.jpg.npy", np.full((8, 8), np.nan))
+    out, rows = tmp_path / "out.json", tmp_path / "rows.csv"
+    rc = main(["score", str(folder), "--metadata-root", str(meta), "--dataset-name", "CUB", "--size", "original",
+               "--workers", "2", "--json", str(out), "--per-image", str(rows)])
+    err = capsys.readouterr().err
+    assert rc == 2 and "2.jpg.npy: the map holds NaN" in err and len(err.strip().splitlines()) == 1
+    assert not out.exists() and not rows.exists()
