@@ -144,6 +144,9 @@ def test_masks_with_ignore_regions_pxap_by_hand(tmp_path):
     loc = meta / "OpenImages" / "test" / "localization.txt"
     loc.write_text("a.jpg,a_fg.png,none.png\n")
     assert infocam.score_maps(folder, **kw)["metrics"]["pxap"] == 50.0
+    # masks need no image_sizes.txt: the size is the first mask's (read from its header)
+    (meta / "OpenImages" / "test" / "image_sizes.txt").unlink()
+    assert infocam.score_maps(folder, **kw)["metrics"]["pxap"] == 50.0
     # without --mask-root: a clear error
     with pytest.raises(InputError, match="--mask-root"):
         infocam.score_maps(folder, metadata=meta, dataset="OpenImages", workers=1)

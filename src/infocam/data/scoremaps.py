@@ -459,7 +459,7 @@ def _wsol_truth(metadata: Path, dataset: str | None, split: str, mask_root) -> G
     from infocam.data.wsol_metadata import read_wsol_split
 
     split_dir = _wsol_split_dir(metadata, dataset, split)
-    for name in ("class_labels.txt", "image_sizes.txt", "localization.txt"):
+    for name in ("class_labels.txt", "localization.txt"):
         if not (split_dir / name).is_file():
             raise InputError(
                 f"{split_dir}: no {name}: a wsolevaluation metadata split holds image_ids.txt, "
@@ -470,11 +470,16 @@ def _wsol_truth(metadata: Path, dataset: str | None, split: str, mask_root) -> G
     raise_problems(ann.problems, f"run `infocam data check {split_dir.parent} --format wsol` for the full list")
     if ann.has_masks and mask_root is None:
         raise InputError(f"{split_dir / 'localization.txt'}: lists masks; pass --mask-root (the folder the mask paths are relative to)")
+    if not ann.has_masks and not (split_dir / "image_sizes.txt").is_file():
+        raise InputError(f"{split_dir}: no image_sizes.txt: the image sizes scale the boxes to the evaluation size")
     images = []
     for rec in ann.records:
-        if rec.size is None:
+        size = rec.size
+        if size is None and ann.has_masks and rec.mask_paths:  # masks without image_sizes.txt: the first mask's size
+            size = _header_size(rec, rec.mask_paths[0])
+        if size is None:
             raise InputError(f"{split_dir / 'image_sizes.txt'}: no size for image {rec.id}")
-        images.append(_truth(rec, rec.size))
+        images.append(_truth(rec, size))
     return _ground_truth(images, ann.class_names, ann.has_masks, f"wsolevaluation metadata {split_dir}")
 
 
@@ -499,17 +504,18 @@ def _dataset_truth(root: Path, data_format: str | None, split: str, csv_file) ->
     return _ground_truth(images, ann.class_names, ann.has_masks, f"{data_format} {root} ({split})")
 
 
-def _header_size(rec) -> tuple[int, int]:
-    """An image's (w, h) from its file header (PIL reads the header only; no pixel is decoded)."""
+def _header_size(rec, path=None) -> tuple[int, int]:
+    """(w, h) from the header of the image (or of ``path``): PIL reads the header only, no pixel is decoded."""
     from PIL import Image, UnidentifiedImageError
 
+    path = rec.path if path is None else path
     try:
-        with Image.open(rec.path) as im:
+        with Image.open(path) as im:
             return im.size
     except FileNotFoundError:
-        raise InputError(f"{rec.source}: image {rec.path} not found (its size is needed to scale its boxes)") from None
+        raise InputError(f"{rec.source}: {path} not found (its size is needed to scale the ground truth)") from None
     except (UnidentifiedImageError, OSError) as exc:
-        raise InputError(f"{rec.path}: cannot read the image header for its size: {exc}") from None
+        raise InputError(f"{path}: cannot read the header for its size: {exc}") from None
 
 
 def _truth(rec, size: tuple[int, int]) -> Truth:
