@@ -1,4 +1,4 @@
-"""Prior-corrected losses: PC-softmax and PC-sigmoid (PROTOCOL section 7).
+"""Prior-corrected losses: PC-softmax and PC-sigmoid (``docs/conventions.md``).
 
 PC-softmax (Qin et al. 2019) replaces the softmax by
 
@@ -10,7 +10,7 @@ negative log:
     -log q(y|x) = -f_y + logsumexp_c(f_c + log pi_c)
                 = cross_entropy(f + log pi, y) + log pi_y.
 
-PROTOCOL words it as "cross-entropy on logits shifted by log pi"; the two
+It is often stated as "cross-entropy on logits shifted by log pi"; the two
 differ by the constant ``log pi_y``, which does not depend on the logits, so
 both have the same gradient. We return the exact ``-log q``: its negated
 mean estimates the mutual information I(X; Y) (q approximates
@@ -19,7 +19,7 @@ cross-entropy minus ``log M``.
 
 PC-sigmoid is the two-class case per label (present with prior pi_j, absent
 with 1 - pi_j): binary cross-entropy on ``f_j + log(pi_j / (1 - pi_j))``.
-Here we follow PROTOCOL literally (the shifted BCE), so pi_j = 0.5 gives
+Here we take the shifted BCE as the loss, so pi_j = 0.5 gives
 plain BCE exactly; the exact two-class PC-softmax loss would add the
 constant ``t log pi_j + (1 - t) log(1 - pi_j)``, again with zero gradient.
 
@@ -218,7 +218,7 @@ def pc_sigmoid_bce(
     Per label, the two-class PC-softmax with prior pi_j for "present". The
     exact ``-log q`` of that two-class case is this value plus
     ``t log pi_j + (1 - t) log(1 - pi_j)``, a constant with zero gradient;
-    we return the shifted BCE as PROTOCOL states it, so ``pi = 0.5`` is plain
+    we return the shifted BCE (as ``docs/conventions.md`` states it), so ``pi = 0.5`` is plain
     BCE. Inference: label j is present when ``f_j > 0``.
 
     Args:

@@ -11,7 +11,7 @@ For distributed evaluation, sum the raw counts of all ranks before
     meter.load_counts(t)
     result = meter.compute()
 
-Metrics (``docs/conventions.md``, ``PROTOCOL.md`` section 3):
+Metrics (``docs/conventions.md``, "Metrics"):
 
 * ``gt_known_loc``: the single-threshold box (:func:`infocam.boxes.boxes_from_maps`
   of the ground-truth class map) has IoU >= ``iou`` with some GT box.

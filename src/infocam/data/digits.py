@@ -15,7 +15,7 @@ layers (the object digits alone, the clutter) for inspection and tests.
   position and size on a square canvas, with clutter (fragments of other
   digits) that never touches the digit's box, and light noise.
 * :class:`DoubleDigitMNIST`: the paper's
-  double-digit MNIST (section 3.3, PROTOCOL section 7), multi-label.
+  double-digit MNIST (section 3.3; ``docs/conventions.md``), multi-label.
 
 **Ink and the ground-truth box.** A digit pixel is "ink" when its value is
 ``>= ink_threshold`` (default 25 of 255, about 0.1). Fainter pixels of a
@@ -626,7 +626,7 @@ def render_double_digit(
 
 
 class DoubleDigitMNIST(Dataset):
-    """Double-digit MNIST (paper section 3.3, PROTOCOL section 7), multi-label.
+    """Double-digit MNIST (paper section 3.3; ``docs/conventions.md``), multi-label.
 
     A ``slot_size`` x ``2 * slot_size`` canvas (default 32 x 64) with a left
     and a right slot (:func:`double_digit_slots`); each slot independently

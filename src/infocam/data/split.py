@@ -1,4 +1,4 @@
-"""The validation/test split protocol (PROTOCOL.md section 5), selectable by name.
+"""The validation / test halves (``docs/conventions.md``), selectable by name.
 
 The official test (CUB) or validation (Tiny-ImageNet) images are grouped per
 class, in image-id order; within each class the images at even positions

@@ -10,7 +10,7 @@ becomes zero-area and scores IoU 0); a horizontal flip maps ``x`` to
 ``W - x``. (The reference code instead rescales with ``255 / W`` and a shift
 of 15, one pixel off.)
 
-Settings (PROTOCOL.md section 5):
+Settings (the paper's, ``docs/training.md``):
 
 * train: ``Resize((resize, resize))``, ``RandomCrop(size)``,
   ``RandomHorizontalFlip()``, float in [0, 1], ImageNet normalisation;

@@ -10,7 +10,8 @@ resumed run must reproduce.
 
 Settings (``data:`` section): ``num_classes`` (4), ``num_train`` (64),
 ``num_eval`` (64: the official-test stand-in, split even -> ``val``,
-odd -> ``test`` as in PROTOCOL section 5; ``all_test`` is all of it),
+odd -> ``test`` as for the real data sets, ``docs/conventions.md``;
+``all_test`` is all of it),
 ``image_size`` (32), ``seed`` (0), ``delay_s`` (0: sleep per item, to
 simulate slow image decoding in tests).
 """
