@@ -16,10 +16,10 @@ import torch
 from torch.utils.data import Dataset
 
 from infocam.cli import main
+from infocam.data.synthetic import SyntheticSquares
 from infocam.engine.build import per_rank_batch
 from infocam.engine.checkpoint import load_checkpoint, read_checkpoint
 from infocam.engine.config import load_config
-from infocam.engine.synthetic import SyntheticSquares
 from infocam.engine.trainer import build_optimizer, fit, lr_at_epoch
 from infocam.errors import InputError
 from infocam.models import build_model

@@ -200,9 +200,16 @@ def csv_path(cfg: Mapping) -> Path:
 def build_dataset(cfg: Mapping, split: str, train: bool) -> BoxDataset:
     """A :class:`BoxDataset` for ``split`` with the training or test transform.
 
+    ``format: synthetic`` gives the generated squares of
+    :mod:`infocam.data.synthetic` instead.
+
     Raises :class:`InputError` for a bad config or the first problem in the
     annotations (``infocam data check`` lists all of them).
     """
+    if isinstance(cfg, Mapping) and cfg.get("format") == "synthetic":
+        from infocam.data.synthetic import build_synthetic
+
+        return build_synthetic(cfg, split, train)  # type: ignore[return-value]
     cfg = validate_config(cfg)
     fmt = cfg["format"]
     if not isinstance(split, str):

@@ -7,7 +7,6 @@
 * :mod:`infocam.engine.seed` - seeds, deterministic switches, RNG states
 * :mod:`infocam.engine.build` - the trainer's parts (optimizer, data, loss, loaders)
 * :mod:`infocam.engine.rundir` - the run directory guard and ``metrics.jsonl``
-* :mod:`infocam.engine.synthetic` - ``data.format: synthetic`` (generated squares)
 
 Names are imported lazily, so ``import infocam.engine.config`` (the CLI's
 ``--help``) does not pull in torch.

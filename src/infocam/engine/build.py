@@ -81,10 +81,6 @@ def build_datasets(cfg: dict[str, Any]) -> tuple[Dataset, Dataset]:
     fmt = data.get("format")
     if fmt is None:
         raise InputError("data.format: required (cub, tiny-imagenet, wsol, csv or synthetic)")
-    if fmt == "synthetic":
-        from infocam.engine.synthetic import build_synthetic
-
-        return build_synthetic(data, "train", True), build_synthetic(data, "val", False)
     from infocam.data import build_dataset
 
     return build_dataset(data, "train", True), build_dataset(data, "val", False)

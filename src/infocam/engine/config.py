@@ -215,7 +215,7 @@ def _unknown(key: str, known: Iterable[str], loc: str) -> InputError:
 def _check_data_key(key: str, loc: str) -> None:
     """A ``data:`` key no dataset format takes is a typo: name it where it was written."""
     from infocam.data.factory import data_key_problem  # torch: only when a config is read
-    from infocam.engine.synthetic import SYNTHETIC_KEYS
+    from infocam.data.synthetic import SYNTHETIC_KEYS
 
     why = data_key_problem(key, extra=SYNTHETIC_KEYS)
     if why:

@@ -63,11 +63,7 @@ def dataset_from_config(cfg: dict, split: str, data_root: str | None = None, dat
     fmt = data.get("format")
     if fmt is None:
         raise InputError("the checkpoint's config names no data.format; pass --format and --data")
-    if fmt == "synthetic":
-        from infocam.engine.synthetic import build_synthetic
-
-        return build_synthetic(data, split, False)
-    if not data.get("root"):
+    if fmt != "synthetic" and not data.get("root"):
         raise InputError("the checkpoint's config names no data.root; pass --data ROOT")
     from infocam.data import build_dataset
 
