@@ -251,7 +251,7 @@ def test_baseline_boxes_match_the_library_on_cam_like_maps():
 
 @pytest.mark.slow
 def test_maps_without_torchcam_says_not_installed(monkeypatch):
-    from infocam.bench import maps as bench_maps
+    from infocam.bench import map_overhead as bench_maps
 
     monkeypatch.setitem(sys.modules, "torchcam", None)  # import torchcam -> ImportError
     assert bench_maps.torchcam_version() is None

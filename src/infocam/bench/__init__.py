@@ -30,7 +30,7 @@ from typing import Any
 
 import torch
 
-from infocam.bench import boxes, demo, maps, memory, pipeline, score, sweep, trainer
+from infocam.bench import boxes, demo, map_overhead, memory, pipeline, score, sweep, trainer
 from infocam.bench.common import BenchContext, error_entry, machine_info
 from infocam.errors import InputError
 
@@ -45,7 +45,7 @@ __all__ = [
 
 #: Every measurement, in the order they run and print.
 MEASUREMENTS: dict[str, ModuleType] = {
-    m.NAME: m for m in (maps, pipeline, boxes, sweep, score, memory, trainer, demo)
+    m.NAME: m for m in (map_overhead, pipeline, boxes, sweep, score, memory, trainer, demo)
 }
 #: Run by default only on a GPU.
 GPU_ONLY_DEFAULT = ("pipeline",)

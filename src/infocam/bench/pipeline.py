@@ -28,7 +28,7 @@ REGION = 4
 
 
 def measure(ctx: BenchContext) -> dict[str, Any]:
-    from infocam.bench.maps import build_resnet
+    from infocam.bench.map_overhead import build_resnet
     from infocam.boxes import boxes_from_maps
     from infocam.extract import CAMExtractor
     from infocam.maps import METHODS
