@@ -103,6 +103,23 @@ def test_inclusive_iou_by_hand():
     assert inclusive_iou(np.array([[3, 3, 1, 1]]), np.array([[3, 3, 1, 1]]))[0, 0] == 0.0  # degenerate
 
 
+def test_compiled_best_iou_is_inclusive_iou():
+    # the fast sweeps score boxes with a compiled copy of inclusive_iou's
+    # arithmetic: the same bits, boxes of any shape (degenerate, disjoint,
+    # inverted, fractional GT), the best per slot, -inf for an empty slot
+    from infocam._sweep_kernels import best_iou
+
+    rng = np.random.default_rng(3)
+    boxes = rng.integers(-3, 30, (400, 4))
+    slots = rng.integers(0, 7, 400)
+    gt = np.concatenate([rng.integers(0, 30, (5, 4)), rng.random((2, 4)) * 30]).astype(np.float64)
+    rows = np.concatenate([slots[:, None], boxes], axis=1).astype(np.int32)
+    got = best_iou(rows, gt, 8)
+    iou = inclusive_iou(boxes, gt).max(axis=1)
+    assert got[:7].tolist() == [iou[slots == s].max() for s in range(7)]
+    assert got[7] == -np.inf
+
+
 def test_gt_boxes_become_inclusive_and_levels_truncate():
     assert gt_boxes_inclusive([[1, 2, 4, 6]]).tolist() == [[1, 2, 3, 5]]
     assert gt_boxes_inclusive(np.zeros((0, 4))).shape == (0, 4)

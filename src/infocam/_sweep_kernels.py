@@ -94,30 +94,36 @@ WINDOW_WEIGHTS = _window_weights()
 
 
 @njit(cache=True, nogil=True)
-def _sorted_pixels(u8):
+def _sorted_pixels(values, below):
     """Counting sort of the pixels of a (H, W) array of values 0 .. 255 (raster order within a value).
 
-    Returns (order, coord, start): ``order`` the padded flat indices,
-    ``coord`` the same pixels as ``y << 16 | x``, and the pixels of value
-    ``v`` at ``order[start[v]:start[v + 1]]``.
+    With ``below`` (the padded flat grid) not empty, only the pixels whose
+    value is below ``below[p]``. Returns (order, coord, start): ``order``
+    the padded flat indices, ``coord`` the same pixels as ``y << 16 | x``,
+    and the pixels of value ``v`` at ``order[start[v]:start[v + 1]]``.
     """
-    height, width = u8.shape
+    height, width = values.shape
     stride = width + 2
+    every = below.size == 0
     start = np.zeros(257, np.int64)
     for y in range(height):
         for x in range(width):
-            start[u8[y, x] + 1] += 1
+            v = values[y, x]
+            if every or v < below[(y + 1) * stride + x + 1]:
+                start[v + 1] += 1
     for v in range(256):
         start[v + 1] += start[v]
     nxt = start[:256].copy()
-    order = np.empty(height * width, np.int32)
-    coord = np.empty(height * width, np.int32)
+    order = np.empty(start[256], np.int32)
+    coord = np.empty(start[256], np.int32)
     for y in range(height):
         for x in range(width):
-            v = u8[y, x]
-            order[nxt[v]] = (y + 1) * stride + x + 1
-            coord[nxt[v]] = (y << 16) | x
-            nxt[v] += 1
+            v = values[y, x]
+            p = (y + 1) * stride + x + 1
+            if every or v < below[p]:
+                order[nxt[v]] = p
+                coord[nxt[v]] = (y << 16) | x
+                nxt[v] += 1
     return order, coord, start
 
 
@@ -221,31 +227,45 @@ def _pattern8(label, p, ring):
     return pattern
 
 
-@njit(cache=True, nogil=True, inline="always")
-def _add8(p, x, y, pattern, ring, ring_groups, label, parent, size, box, alive, slot, n_sets, n_alive, extra):
-    """Add pixel ``p`` at (x, y), joining the sets of its 8 neighbours in (one per group).
+@njit(cache=True, nogil=True)
+def _add_pixels(lo, hi, order, coord, sets, n_sets, n_alive, ring, ring_groups, extra, weights, u8):
+    """Add pixels ``order[lo:hi]``, each joined to the sets of its 8 neighbours already in.
 
-    ``extra``: as in :func:`_join` (a new set starts at (0, max, max)).
-    Returns (its root, number of sets started, number of live roots).
+    ``sets`` = (label, parent, size, box, alive, slot) (:func:`_sets`).
+    When ``extra`` (sets, 3) is not empty, each set also keeps its doubled
+    polygon area (every pixel adds ``weights[pattern of neighbours in]``,
+    :data:`WINDOW_WEIGHTS`), its least ``u8`` and its first pixel in raster
+    order. Returns (number of sets started, number of live roots).
+
+    (One call per value, not per pixel: numba compiles the loop best here.)
     """
-    root = OUT
-    for g in range(ring_groups[pattern, 0]):
-        s = _root(parent, label[p + ring[ring_groups[pattern, g + 1]]])
+    label, parent, size, box, alive, slot = sets
+    for k in range(lo, hi):
+        p = order[k]
+        x, y = coord[k] & 0xFFFF, coord[k] >> 16
+        pattern = _pattern8(label, p, ring)
+        root = OUT
+        for g in range(ring_groups[pattern, 0]):  # one neighbour per group of adjacent ones
+            s = _root(parent, label[p + ring[ring_groups[pattern, g + 1]]])
+            if root == OUT:
+                root = s
+            elif s != root:
+                root, n_alive = _join(root, s, parent, size, box, alive, slot, n_alive, extra)
         if root == OUT:
-            root = s
-        elif s != root:
-            root, n_alive = _join(root, s, parent, size, box, alive, slot, n_alive, extra)
-    if root == OUT:
-        root = n_sets
-        n_sets += 1
-        n_alive = _start_set(root, x, y, parent, size, box, alive, slot, n_alive)
+            root = n_sets
+            n_sets += 1
+            n_alive = _start_set(root, x, y, parent, size, box, alive, slot, n_alive)
+            if extra.shape[0]:
+                extra[root, 0] = 0
+                extra[root, 1] = extra[root, 2] = 1 << 62
+        else:
+            _take_in(root, x, y, size, box)
+        label[p] = root
         if extra.shape[0]:
-            extra[root, 0] = 0
-            extra[root, 1] = extra[root, 2] = 1 << 62
-    else:
-        _take_in(root, x, y, size, box)
-    label[p] = root
-    return root, n_sets, n_alive
+            extra[root, 0] += weights[pattern]
+            extra[root, 1] = min(extra[root, 1], u8[y, x])
+            extra[root, 2] = min(extra[root, 2], p)
+    return n_sets, n_alive
 
 
 @njit(cache=True, nogil=True)
@@ -273,7 +293,8 @@ def _component_rows(u8, level_slot, order, coord, start, ring_groups):
     height, width = u8.shape
     stride = width + 2
     ring = _ring8(stride)
-    label, parent, size, box, alive, slot = _sets((height + 2) * stride, order.size)
+    sets = _sets((height + 2) * stride, order.size)
+    box, alive = sets[3], sets[4]
     no_extra = np.empty((0, 3), np.int64)
     n_sets = n_alive = n_out = 0
     out = np.empty((1024, 5), np.int32)
@@ -281,13 +302,9 @@ def _component_rows(u8, level_slot, order, coord, start, ring_groups):
     while lowest < 256 and level_slot[lowest] < 0:
         lowest += 1
     for v in range(255, lowest, -1):  # after value v: the components of {u8 > v - 1}
-        for k in range(start[v], start[v + 1]):
-            p = order[k]
-            x, y = coord[k] & 0xFFFF, coord[k] >> 16
-            pattern = _pattern8(label, p, ring)
-            _, n_sets, n_alive = _add8(
-                p, x, y, pattern, ring, ring_groups, label, parent, size, box, alive, slot, n_sets, n_alive, no_extra
-            )
+        n_sets, n_alive = _add_pixels(
+            start[v], start[v + 1], order, coord, sets, n_sets, n_alive, ring, ring_groups, no_extra, ring, u8
+        )
         if level_slot[v - 1] >= 0:
             out, n_out = _emit(out, n_out, level_slot[v - 1], alive, n_alive, box, 0, width, height)
     return out[:n_out]
@@ -346,15 +363,19 @@ def fill_levels(u8):
 
 
 @njit(cache=True, nogil=True)
-def _hole_rows(u8, level_slot, order, coord, start):
-    """Hole-contour rows: the 4-connected components of ``{u8 <= l}`` off the border."""
+def _hole_rows(u8, level_slot):
+    """Hole-contour rows: the 4-connected components of ``{u8 <= l}`` off the border.
+
+    Only the pixels some level encloses (``u8 < fill``) are added, darkest first.
+    """
     height, width = u8.shape
     stride = width + 2
     ring = np.array([-stride, -1, 1, stride], np.int64)
     fill = fill_levels(u8)
+    order, coord, start = _sorted_pixels(u8, fill)
     label, parent, size, box, alive, slot = _sets((height + 2) * stride, order.size)
-    leaves = np.empty(order.size, np.int32)
-    no_extra = np.empty((0, 3), np.int64)  # the fill level of each set: it reaches the border there
+    leaves = np.empty(order.size, np.int32)  # the fill level of each set: it reaches the border there
+    no_extra = np.empty((0, 3), np.int64)
     n_sets = n_alive = n_out = 0
     out = np.empty((256, 5), np.int32)
     highest = 255
@@ -363,8 +384,6 @@ def _hole_rows(u8, level_slot, order, coord, start):
     for v in range(highest + 1):  # after value v: the holes of {u8 > v}
         for k in range(start[v], start[v + 1]):
             p = order[k]
-            if fill[p] <= v:
-                continue  # reaches the border at every level it is in: never in a hole
             x, y = coord[k] & 0xFFFF, coord[k] >> 16
             root = OUT
             for j in range(4):
@@ -409,9 +428,9 @@ def level_boxes(u8, level_slot, ring_groups):
         (K, 5) int32 rows ``(slot, x0, y0, x1, y1)``, wsolevaluation's
         clipped inclusive boxes: outer contours then hole contours.
     """
-    order, coord, start = _sorted_pixels(u8)
+    order, coord, start = _sorted_pixels(u8, np.empty(0, np.int32))
     outer = _component_rows(u8, level_slot, order, coord, start, ring_groups)
-    holes = _hole_rows(u8, level_slot, order, coord, start)
+    holes = _hole_rows(u8, level_slot)
     rows = np.empty((outer.shape[0] + holes.shape[0], 5), np.int32)
     rows[: outer.shape[0]] = outer
     rows[outer.shape[0] :] = holes
@@ -447,15 +466,15 @@ def largest_contour_boxes(u8, level_slot, ring_groups, window_weights):
     ring = _ring8(stride)
     fill = fill_levels(u8)
     filled = fill.reshape(height + 2, stride)[1:-1, 1:-1]
-    u_order, u_coord, u_start = _sorted_pixels(u8)
-    f_order, f_coord, f_start = _sorted_pixels(filled)
-    # U: components of {u8 > l}; extra: their own doubled polygon areas
-    u_label, u_parent, u_size, u_box, u_alive, u_slot = _sets(n_pixels, u_order.size)
+    every = np.empty(0, np.int32)
+    u_order, u_coord, u_start = _sorted_pixels(u8, every)
+    f_order, f_coord, f_start = _sorted_pixels(filled, every)
+    # U: the components of {u8 > l}; F: those of {fill > l}; both with extras
+    u_sets, f_sets = _sets(n_pixels, u_order.size), _sets(n_pixels, f_order.size)
     u_extra = np.empty((u_order.size, 3), np.int64)
-    # F: components of {fill > l}; extra: doubled area, least u8, first pixel (raster order)
-    f_label, f_parent, f_size, f_box, f_alive, f_slot = _sets(n_pixels, f_order.size)
     f_extra = np.empty((f_order.size, 3), np.int64)
-    u_sets = u_alive_n = f_sets = f_alive_n = 0
+    f_box, f_alive = f_sets[3], f_sets[4]
+    u_n = u_alive_n = f_n = f_alive_n = 0
     n_slots = 0
     lowest = 256
     for lv in range(256):
@@ -464,25 +483,14 @@ def largest_contour_boxes(u8, level_slot, ring_groups, window_weights):
             lowest = min(lowest, lv)
     out = np.zeros((n_slots, 5), np.int32)
     for v in range(255, lowest, -1):  # after value v: the components of {u8 > v - 1}, {fill > v - 1}
-        for k in range(u_start[v], u_start[v + 1]):
-            p = u_order[k]
-            pattern = _pattern8(u_label, p, ring)
-            root, u_sets, u_alive_n = _add8(
-                p, u_coord[k] & 0xFFFF, u_coord[k] >> 16, pattern, ring, ring_groups,
-                u_label, u_parent, u_size, u_box, u_alive, u_slot, u_sets, u_alive_n, u_extra,
-            )  # fmt: skip
-            u_extra[root, 0] += window_weights[pattern]
-        for k in range(f_start[v], f_start[v + 1]):
-            p = f_order[k]
-            x, y = f_coord[k] & 0xFFFF, f_coord[k] >> 16
-            pattern = _pattern8(f_label, p, ring)
-            root, f_sets, f_alive_n = _add8(
-                p, x, y, pattern, ring, ring_groups,
-                f_label, f_parent, f_size, f_box, f_alive, f_slot, f_sets, f_alive_n, f_extra,
-            )  # fmt: skip
-            f_extra[root, 0] += window_weights[pattern]
-            f_extra[root, 1] = min(f_extra[root, 1], u8[y, x])
-            f_extra[root, 2] = min(f_extra[root, 2], p)
+        u_n, u_alive_n = _add_pixels(
+            u_start[v], u_start[v + 1], u_order, u_coord, u_sets, u_n, u_alive_n, ring, ring_groups,
+            u_extra, window_weights, u8,
+        )  # fmt: skip
+        f_n, f_alive_n = _add_pixels(
+            f_start[v], f_start[v + 1], f_order, f_coord, f_sets, f_n, f_alive_n, ring, ring_groups,
+            f_extra, window_weights, u8,
+        )  # fmt: skip
         if level_slot[v - 1] < 0:
             continue
         # the largest filled component, and whether another one ties with it
@@ -497,7 +505,7 @@ def largest_contour_boxes(u8, level_slot, ring_groups, window_weights):
                 ties += 1
         undecided = ties > 0
         if not undecided and f_extra[best, 1] <= v - 1:  # it has holes: is its own polygon > 0?
-            own = _root(u_parent, u_label[f_extra[best, 2]])
+            own = _root(u_sets[1], u_sets[0][f_extra[best, 2]])
             undecided = u_extra[own, 0] == 0
         row = out[level_slot[v - 1]]
         row[0] = f_box[best, 0]
@@ -506,3 +514,25 @@ def largest_contour_boxes(u8, level_slot, ring_groups, window_weights):
         row[3] = min(f_box[best, 3] + 1, height - 1)
         row[4] = undecided
     return out
+
+
+@njit(cache=True, nogil=True)
+def best_iou(rows, gt, n_slots):
+    """The best IoU with any GT box of the boxes of each slot: (n_slots,) float64, -inf if none.
+
+    ``rows`` (K, 5) ``(slot, x0, y0, x1, y1)``; ``gt`` (G, 4) float64
+    inclusive boxes. The IoU is :func:`infocam.iou.inclusive_iou`'s, the
+    same float64 operations in the same order (so the same bits).
+    """
+    best = np.full(n_slots, -np.inf)
+    for k in range(rows.shape[0]):
+        ax0, ay0, ax1, ay1 = float(rows[k, 1]), float(rows[k, 2]), float(rows[k, 3]), float(rows[k, 4])
+        area_a = (ax1 - ax0 + 1) * (ay1 - ay0 + 1)
+        for g in range(gt.shape[0]):
+            bx0, by0, bx1, by1 = gt[g, 0], gt[g, 1], gt[g, 2], gt[g, 3]
+            inter = max(0.0, min(ax1, bx1) - max(ax0, bx0) + 1) * max(0.0, min(ay1, by1) - max(ay0, by0) + 1)
+            denom = area_a + (bx1 - bx0 + 1) * (by1 - by0 + 1) - inter
+            iou = inter / denom if denom > 0 else 0.0
+            if iou > best[rows[k, 0]]:
+                best[rows[k, 0]] = iou
+    return best

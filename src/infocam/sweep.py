@@ -221,20 +221,18 @@ def _distinct_levels(levels: np.ndarray, peak: int) -> Levels:
     return Levels(distinct, position[clipped], slot)
 
 
-def _boxes_by_level(u8: np.ndarray, levels: Levels) -> tuple[np.ndarray, np.ndarray]:
-    """Every candidate box at every distinct level: ``(level position (K,), boxes (K, 4) int64)``.
+def _level_rows(u8: np.ndarray, levels: Levels) -> np.ndarray:
+    """Every candidate box at every distinct level, as (K, 5) int32 rows ``(position, x0, y0, x1, y1)``.
 
     Outer and hole contours from the kernel, and ``(0, 0, 0, 0)`` for each
     level whose mask is empty.
     """
     k = _kernels()
     rows = k.level_boxes(np.ascontiguousarray(u8), levels.slot, k.RING_GROUPS)
-    position, boxes = rows[:, 0].astype(np.int64), rows[:, 1:].astype(np.int64)
     empty = np.flatnonzero(levels.distinct >= int(u8.max()))
     if empty.size:
-        position = np.concatenate([position, empty])
-        boxes = np.concatenate([boxes, np.zeros((empty.size, 4), np.int64)])
-    return position, boxes
+        rows = np.concatenate([rows, np.pad(empty[:, None], ((0, 0), (0, 4))).astype(np.int32)])
+    return rows
 
 
 def _largest_contour_boxes(u8: np.ndarray, levels: Levels) -> np.ndarray:
@@ -309,8 +307,8 @@ def candidate_boxes(
     if levels.min() < 0:
         raise ValueError("levels must be >= 0")
     lv = _distinct_levels(levels, int(u8.max()))
-    position, boxes = _boxes_by_level(u8, lv)
-    return _expand_to_given(position, boxes, lv.of_given)
+    rows = _level_rows(u8, lv).astype(np.int64)
+    return _expand_to_given(rows[:, 0], rows[:, 1:], lv.of_given)
 
 
 def fast_sweep(
@@ -323,9 +321,10 @@ def fast_sweep(
     """Same arguments and identical output as :func:`reference_sweep`, much faster.
 
     Each distinct cut level ``int(t * u8.max())`` (at most 256) is evaluated
-    once, and the candidate boxes of all levels come from
-    :func:`candidate_boxes` in one pass; each box's IoU with the GT boxes is
-    computed by the same float64 formula as the reference.
+    once: the candidate boxes of all levels come from the kernels of
+    :func:`candidate_boxes` (every contour) or :func:`_largest_contour_boxes`
+    (the largest), and each box's IoU with the GT boxes is
+    :func:`inclusive_iou`'s float64 arithmetic, compiled.
     """
     arr = _as_array(scoremap)
     u8 = scoremap_to_uint8(arr)
@@ -337,9 +336,9 @@ def fast_sweep(
         return out
     lv = _distinct_levels(levels, int(u8.max()))
     if multi_contour:
-        position, boxes = _boxes_by_level(u8, lv)
+        rows = _level_rows(u8, lv)
     else:
-        position, boxes = np.arange(lv.distinct.size), _largest_contour_boxes(u8, lv)
-    best = np.full(lv.distinct.size, -np.inf)
-    np.maximum.at(best, position, inclusive_iou(boxes, gt).max(axis=1))
+        boxes = _largest_contour_boxes(u8, lv)
+        rows = np.concatenate([np.arange(len(boxes))[:, None], boxes], axis=1).astype(np.int32)
+    best = _kernels().best_iou(rows, gt, lv.distinct.size)  # inclusive_iou's arithmetic
     return best[lv.of_given][:, None] >= d[None, :] / 100
