@@ -425,3 +425,32 @@ def test_a_bad_map_met_by_a_worker_process_is_the_same_one_line(two, capsys):
     err = capsys.readouterr().err
     assert rc == 2 and "2.jpg.npy: the map holds NaN" in err and len(err.strip().splitlines()) == 1
     assert not out.exists() and not rows.exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_score_equals_independent_wsolevaluation_evaluators_end_to_end(tmp_path, dtype):
+    """Files in, numbers out: the maps as saved, boxes of 300-500 px images scaled by int(x * 224 / W)."""
+    import cv2
+
+    from test_metrics import IndependentBoxEvaluator
+
+    rng = np.random.default_rng(5)
+    maps, images, scaled = {}, [], []
+    for k in range(5):
+        x = cv2.resize(rng.standard_normal((14, 14)), (224, 224), interpolation=cv2.INTER_CUBIC)
+        maps[f"c/{k}.jpg"] = ((x - x.min()) / (x.max() - x.min())).astype(dtype)
+        w, h = (int(v) for v in rng.integers(300, 501, 2))
+        x0, y0 = int(rng.integers(0, w // 2)), int(rng.integers(0, h // 2))
+        x1, y1 = x0 + int(rng.integers(w // 4, w // 2)), y0 + int(rng.integers(h // 4, h // 2))
+        images.append((f"c/{k}.jpg", (w, h), 0, [(x0, y0, x1, y1)]))
+        inc = [int(x0 * 224 / w), int(y0 * 224 / h), int(x1 * 224 / w), int(y1 * 224 / h)]
+        scaled.append(np.array([[inc[0], inc[1], inc[2] + 1, inc[3] + 1]]))  # half-open, as the evaluator takes them
+    r = score(tmp_path, maps, images, size=224)["metrics"]
+    v1, v2 = IndependentBoxEvaluator(0.001, (50,), multi_contour=False), IndependentBoxEvaluator(0.001)
+    for (image_id, *_), gt in zip(images, scaled):
+        v1.accumulate(maps[image_id], gt)
+        v2.accumulate(maps[image_id], gt)
+    assert r["max_box_acc"] == {str(d): v for d, v in v2.max_box_acc().items()}
+    assert r["max_box_acc_v1"] == v1.max_box_acc()[50]
+    assert any(0 < v < 100 for v in r["max_box_acc"].values())
