@@ -72,6 +72,23 @@ def test_score_of_saved_maps_equals_evaluate_pxap(tmp_path, capsys):
     assert r["metrics"] == {"pxap": want}
 
 
+def test_evaluate_a_model_on_wsolevaluation_metadata_then_score(tmp_path, capsys):
+    made = make_wsol(tmp_path / "data", n_classes=2, per_class={"test": 3}, size=(224, 224))
+    torch.manual_seed(5)
+    weights = tmp_path / "w.pt"
+    torch.save(build_model("small_cnn", 2).state_dict(), weights)
+    maps = tmp_path / "maps"
+    assert main(["evaluate", "--model", "small_cnn", "--weights", str(weights), "--num-classes", "2",
+                 "--data", str(made.root), "--format", "wsol", "--metadata-root", str(made.metadata_root.parent),
+                 "--dataset-name", made.metadata_root.name, "--methods", "cam", "--max-box-acc",
+                 "--cam-curve-step", "0.01", "--save-maps", str(maps), "--json", str(tmp_path / "e.json"),
+                 "--workers", "0", "--no-progress"]) == 0, capsys.readouterr().err
+    want = json.loads((tmp_path / "e.json").read_text())["methods"]["cam"]
+    got = __import__("infocam").score_maps(maps / "cam", metadata=made.metadata_root / "test", size=224,
+                                           cam_curve_step=0.01, workers=1)["metrics"]
+    assert got["max_box_acc"] == want["max_box_acc"] and got["gt_known_loc"] == want["gt_known_loc"]
+
+
 def test_evaluate_model_flags_and_pxap_errors(tmp_path, capsys):
     root = make_csv(tmp_path / "data", n_classes=2, n_train_per_class=1, n_test_per_class=1, size=(32, 32))
     base = ["evaluate", "--data", str(root), "--format", "csv", "--split", "all_test", "--workers", "0", "--no-progress"]

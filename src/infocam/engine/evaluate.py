@@ -332,6 +332,8 @@ def evaluate_checkpoint(
     model_name: str | None = None,
     weights: str | None = None,
     num_classes: int | None = None,
+    metadata_root: str | None = None,
+    dataset_name: str | None = None,
     data_root: str | None = None,
     data_format: str | None = None,
     split: str = "test",
@@ -362,7 +364,9 @@ def evaluate_checkpoint(
     Give ``checkpoint``, or ``model_name`` (as :func:`infocam.models.build_model`
     takes it) with its ``weights`` file and ``num_classes`` (1000 by
     default); such a model sees the images resized to 224 x 224 without a
-    crop, ImageNet-normalised, and needs ``data_root`` and ``data_format``.
+    crop, ImageNet-normalised, and needs ``data_root`` and ``data_format``
+    (and, for ``wsol``, ``metadata_root`` and ``dataset_name``, which also
+    override a checkpoint's).
     ``pxap`` adds PxAP (the data must have masks). ``save_maps`` writes each
     variant's normalised GT-class maps as float64 ``<save_maps>/<variant>/<image_id>.npy``
     (what ``infocam score`` reads; an existing non-empty folder needs ``overwrite``).
@@ -409,6 +413,9 @@ def evaluate_checkpoint(
     try:
         model, cfg, label = _model_and_config(checkpoint, model_name, weights, num_classes, ctx.device)
         data_cfg, switched = data_config_for(cfg.get("data") or {}, data_root, data_format, label)
+        for key, value in (("metadata_root", metadata_root), ("dataset_name", dataset_name)):
+            if value is not None:  # wsolevaluation metadata for a --model (a checkpoint's config names its own)
+                data_cfg[key] = value
         try:
             dataset = build_dataset(data_cfg, split, train=False)
             chooser = build_dataset(data_cfg, select_on, train=False) if select_on is not None else None
@@ -419,7 +426,7 @@ def evaluate_checkpoint(
         m = cfg.get("model", {}).get("num_classes")
         if m is not None and getattr(dataset, "num_classes", m) > m:
             raise InputError(
-                f"{checkpoint}: the model has {m} classes but the {data_cfg.get('format')} dataset at "
+                f"{label}: the model has {m} classes but the {data_cfg.get('format')} dataset at "
                 f"{data_cfg.get('root')} has {dataset.num_classes}: evaluate it on the data it was trained for"
             )
         if pxap and not getattr(dataset, "has_masks", False):

@@ -59,6 +59,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     src.add_argument("--num-classes", type=int, default=None, help="outputs of --model's classifier [1000]")
     p.add_argument("--data", metavar="ROOT", help="dataset root (default: the root in the checkpoint's config)")
     p.add_argument("--format", choices=["cub", "tiny-imagenet", "wsol", "csv"], help="dataset format (default: from the checkpoint)")
+    p.add_argument("--metadata-root", metavar="DIR", help="--format wsol: the wsolevaluation metadata folder (--data is the image root)")
+    p.add_argument("--dataset-name", metavar="NAME", help="--format wsol: its sub-folder (CUB, ILSVRC, OpenImages)")
     p.add_argument("--split", default="test", help=SPLIT_HELP)
     p.add_argument("--methods", default="cam,infocam,infocam+", help="comma-separated methods [cam,infocam,infocam+]")
     p.add_argument("--region", type=int, default=None, help="region R for infoCAM/infoCAM+ (default: the config's evaluate.region, else 1)")
@@ -113,6 +115,8 @@ def run(args: argparse.Namespace) -> int:
         weights=args.weights,
         num_classes=args.num_classes,
         pxap=args.pxap,
+        metadata_root=args.metadata_root,
+        dataset_name=args.dataset_name,
         save_maps=args.save_maps,
         overwrite=args.overwrite,
         data_root=args.data,
