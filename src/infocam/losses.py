@@ -239,41 +239,41 @@ def pc_sigmoid_bce(
     return F.binary_cross_entropy_with_logits(logits + shift, t, reduction=reduction)
 
 
-class PCSoftmaxLoss(nn.Module):
-    """:func:`pc_softmax_cross_entropy` as a module; ``priors`` is a buffer."""
+class _PriorLoss(nn.Module):
+    """A loss module holding checked priors as a buffer (moves with ``.to(device)``, saved in state dicts)."""
 
     priors: Tensor
+    _binary: bool  # sigmoid priors lie in (0, 1), softmax priors in (0, 1]
+    _count_name: str  # what M counts, for repr
 
     def __init__(self, priors: ArrayLike, reduction: str = "mean") -> None:
         super().__init__()
         _check_reduction(reduction)
-        pri = _check_priors(_as_tensor(priors, "priors").to(torch.float32), binary=False)
+        pri = _check_priors(_as_tensor(priors, "priors").to(torch.float32), binary=self._binary)
         self.reduction = reduction
         self.register_buffer("priors", pri.clone())
+
+    def extra_repr(self) -> str:
+        return f"{self._count_name}={self.priors.numel()}, reduction={self.reduction!r}"
+
+
+class PCSoftmaxLoss(_PriorLoss):
+    """:func:`pc_softmax_cross_entropy` as a module; ``priors`` is a buffer."""
+
+    _binary = False
+    _count_name = "num_classes"
 
     def forward(self, logits: Tensor, targets: Tensor) -> Tensor:
         """Loss of (B, M) logits against (B,) class indices."""
         return pc_softmax_cross_entropy(logits, targets, self.priors, self.reduction)
 
-    def extra_repr(self) -> str:
-        return f"num_classes={self.priors.numel()}, reduction={self.reduction!r}"
 
-
-class PCSigmoidLoss(nn.Module):
+class PCSigmoidLoss(_PriorLoss):
     """:func:`pc_sigmoid_bce` as a module; ``priors`` is a buffer."""
 
-    priors: Tensor
-
-    def __init__(self, priors: ArrayLike, reduction: str = "mean") -> None:
-        super().__init__()
-        _check_reduction(reduction)
-        pri = _check_priors(_as_tensor(priors, "priors").to(torch.float32), binary=True)
-        self.reduction = reduction
-        self.register_buffer("priors", pri.clone())
+    _binary = True
+    _count_name = "num_labels"
 
     def forward(self, logits: Tensor, targets: Tensor) -> Tensor:
         """Loss of (B, M) logits against (B, M) 0/1 targets."""
         return pc_sigmoid_bce(logits, targets, self.priors, self.reduction)
-
-    def extra_repr(self) -> str:
-        return f"num_labels={self.priors.numel()}, reduction={self.reduction!r}"
