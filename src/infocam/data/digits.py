@@ -447,7 +447,69 @@ def _positions(indices, n: int) -> np.ndarray:
     return idx % n if n else idx
 
 
-class SingleDigitWSOL(Dataset):
+class _DigitDataset(Dataset):
+    """What both digit datasets share: a split's digit pool, scenes rendered once and stored, batched items.
+
+    A subclass names its ``_kind`` and ``_render`` (a function of an RNG, the
+    pool and the config that gives a :class:`DigitScene`), allocates its
+    arrays in ``_allocate`` and keeps what it needs of each scene in
+    ``_store``; ``__getitems__`` turns the stored arrays into items.
+    """
+
+    num_classes = NUM_DIGITS
+    _kind: int
+    images: np.ndarray
+
+    def __init__(
+        self,
+        split: str,
+        n_images: int,
+        seed: int,
+        config: SingleDigitConfig | DoubleDigitConfig,
+        *,
+        split_seed: int,
+        test_fraction: float,
+        val_fraction: float,
+        source: tuple[np.ndarray, np.ndarray] | None,
+    ) -> None:
+        _check_dataset_args(split, n_images, seed)
+        self.config = config
+        self.split, self.seed = split, seed
+        self.pool = digit_pool(
+            split,
+            split_seed=split_seed,
+            test_fraction=test_fraction,
+            val_fraction=val_fraction,
+            source=source,
+        )
+        self._allocate(n_images)
+        for i in range(n_images):
+            self._store(i, self.scene(i))
+
+    def _allocate(self, n_images: int) -> None:
+        raise NotImplementedError
+
+    def _store(self, i: int, scene: DigitScene) -> None:
+        raise NotImplementedError
+
+    def _render(self, rng: np.random.Generator) -> DigitScene:
+        raise NotImplementedError
+
+    def scene(self, i: int) -> DigitScene:
+        """Re-render item ``i`` with its layers (identical to the stored image)."""
+        return self._render(_item_rng(self.seed, self._kind, self.split, i))
+
+    def __len__(self) -> int:
+        return int(self.images.shape[0])
+
+    def __getitem__(self, i: int) -> dict[str, object]:
+        return self.__getitems__([i])[0]
+
+    def __getitems__(self, indices) -> list[dict[str, object]]:
+        raise NotImplementedError
+
+
+class SingleDigitWSOL(_DigitDataset):
     """Single-object WSOL on real digits.
 
     Each canvas (``canvas_size`` square, default 64) holds one digit of the
@@ -466,7 +528,7 @@ class SingleDigitWSOL(Dataset):
     (N,), ``pool`` (the split's digits), ``config``.
     """
 
-    num_classes = NUM_DIGITS
+    _kind = _KIND_SINGLE
 
     def __init__(
         self,
@@ -486,50 +548,26 @@ class SingleDigitWSOL(Dataset):
         val_fraction: float = 0.1,
         source: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> None:
-        _check_dataset_args(split, n_images, seed)
-        self.config = SingleDigitConfig(
-            canvas_size,
-            digit_size,
-            clutter_count,
-            clutter_size,
-            clutter_gap,
-            noise_std,
-            ink_threshold,
+        config = SingleDigitConfig(
+            canvas_size, digit_size, clutter_count, clutter_size, clutter_gap, noise_std, ink_threshold
         )
-        self.split, self.seed = split, seed
-        self.pool = digit_pool(
-            split,
-            split_seed=split_seed,
-            test_fraction=test_fraction,
-            val_fraction=val_fraction,
-            source=source,
-        )
-        size = canvas_size
+        super().__init__(split, n_images, seed, config, split_seed=split_seed, test_fraction=test_fraction,
+                         val_fraction=val_fraction, source=source)
+
+    def _allocate(self, n_images: int) -> None:
+        size = self.config.canvas_size
         self.images = np.zeros((n_images, size, size), np.uint8)
         self.masks = np.zeros((n_images, size, size), bool)
         self.boxes = np.zeros((n_images, 4), np.int64)
         self.labels = np.zeros(n_images, np.int64)
         self.source_ids = np.zeros(n_images, np.int64)
-        for i in range(n_images):
-            s = self.scene(i)
-            self.images[i], self.masks[i] = s.image, s.digit_layer > 0
-            self.boxes[i], self.labels[i], self.source_ids[i] = (
-                s.boxes[0],
-                s.labels[0],
-                s.source_ids[0],
-            )
 
-    def scene(self, i: int) -> DigitScene:
-        """Re-render item ``i`` with its layers (identical to the stored image)."""
-        return render_single_digit(
-            _item_rng(self.seed, _KIND_SINGLE, self.split, i), self.pool, self.config
-        )
+    def _store(self, i: int, s: DigitScene) -> None:
+        self.images[i], self.masks[i] = s.image, s.digit_layer > 0
+        self.boxes[i], self.labels[i], self.source_ids[i] = s.boxes[0], s.labels[0], s.source_ids[0]
 
-    def __len__(self) -> int:
-        return int(self.labels.size)
-
-    def __getitem__(self, i: int) -> dict[str, object]:
-        return self.__getitems__([i])[0]
+    def _render(self, rng: np.random.Generator) -> DigitScene:
+        return render_single_digit(rng, self.pool, self.config)
 
     def __getitems__(self, indices) -> list[dict[str, object]]:
         """``[self[i] for i in indices]``, each array converted once for all (a DataLoader's batched fetch)."""
@@ -625,7 +663,7 @@ def render_double_digit(
     )
 
 
-class DoubleDigitMNIST(Dataset):
+class DoubleDigitMNIST(_DigitDataset):
     """Double-digit MNIST (paper section 3.3; ``docs/conventions.md``), multi-label.
 
     A ``slot_size`` x ``2 * slot_size`` canvas (default 32 x 64) with a left
@@ -646,7 +684,7 @@ class DoubleDigitMNIST(Dataset):
     (-1 where the slot is empty; ``slot_boxes`` int64 (N, 2, 4)).
     """
 
-    num_classes = NUM_DIGITS
+    _kind = _KIND_DOUBLE
 
     def __init__(
         self,
@@ -663,28 +701,9 @@ class DoubleDigitMNIST(Dataset):
         val_fraction: float = 0.1,
         source: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> None:
-        _check_dataset_args(split, n_images, seed)
-        self.config = DoubleDigitConfig(slot_size, p_digit, noise_std, ink_threshold)
-        self.split, self.seed = split, seed
-        self.pool = digit_pool(
-            split,
-            split_seed=split_seed,
-            test_fraction=test_fraction,
-            val_fraction=val_fraction,
-            source=source,
-        )
-        self.images = np.zeros((n_images, slot_size, 2 * slot_size), np.uint8)
-        self.present = np.zeros((n_images, 2), bool)
-        self.digit_classes = np.full((n_images, 2), -1, np.int64)
-        self.source_ids = np.full((n_images, 2), -1, np.int64)
-        self.slot_boxes = np.full((n_images, 2, 4), -1, np.int64)
-        for i in range(n_images):
-            s = self.scene(i)
-            self.images[i] = s.image
-            self.present[i, s.slots] = True
-            self.digit_classes[i, s.slots] = s.labels
-            self.source_ids[i, s.slots] = s.source_ids
-            self.slot_boxes[i, s.slots] = s.boxes
+        config = DoubleDigitConfig(slot_size, p_digit, noise_std, ink_threshold)
+        super().__init__(split, n_images, seed, config, split_seed=split_seed, test_fraction=test_fraction,
+                         val_fraction=val_fraction, source=source)
         self.label_matrix = np.zeros((n_images, NUM_DIGITS), np.float32)
         rows, slot_idx = np.nonzero(self.present)
         self.label_matrix[rows, self.digit_classes[rows, slot_idx]] = 1.0
@@ -694,17 +713,23 @@ class DoubleDigitMNIST(Dataset):
         """Half-open column ranges of the left and right slot."""
         return double_digit_slots(self.config.slot_size)
 
-    def scene(self, i: int) -> DigitScene:
-        """Re-render item ``i`` with its layers (identical to the stored image)."""
-        return render_double_digit(
-            _item_rng(self.seed, _KIND_DOUBLE, self.split, i), self.pool, self.config
-        )
+    def _allocate(self, n_images: int) -> None:
+        slot = self.config.slot_size
+        self.images = np.zeros((n_images, slot, 2 * slot), np.uint8)
+        self.present = np.zeros((n_images, 2), bool)
+        self.digit_classes = np.full((n_images, 2), -1, np.int64)
+        self.source_ids = np.full((n_images, 2), -1, np.int64)
+        self.slot_boxes = np.full((n_images, 2, 4), -1, np.int64)
 
-    def __len__(self) -> int:
-        return int(self.images.shape[0])
+    def _store(self, i: int, s: DigitScene) -> None:
+        self.images[i] = s.image
+        self.present[i, s.slots] = True
+        self.digit_classes[i, s.slots] = s.labels
+        self.source_ids[i, s.slots] = s.source_ids
+        self.slot_boxes[i, s.slots] = s.boxes
 
-    def __getitem__(self, i: int) -> dict[str, object]:
-        return self.__getitems__([i])[0]
+    def _render(self, rng: np.random.Generator) -> DigitScene:
+        return render_double_digit(rng, self.pool, self.config)
 
     def __getitems__(self, indices) -> list[dict[str, object]]:
         """``[self[i] for i in indices]``, each array converted once for all (a DataLoader's batched fetch)."""
