@@ -1,6 +1,6 @@
 # Two entry points for a fresh machine:
 #   make demo   - the whole pipeline on the embedded real digits (CPU, minutes)
-#   make test   - the test suite
+#   make test   - the type check of the core (mypy --strict), then the test suite
 # Each creates .venv from the repo's own files when it is missing or stale.
 #
 # Torch comes from requirements/torch.txt (the pinned build; on Linux the CUDA
@@ -26,6 +26,7 @@ demo: $(STAMP)
 	$(BIN)/infocam demo --out runs/demo $(ARGS)
 
 test: $(STAMP)
+	$(BIN)/python -m mypy
 	$(BIN)/python -m pytest -q $(ARGS)
 
 lint: $(STAMP)

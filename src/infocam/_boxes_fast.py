@@ -104,7 +104,8 @@ def _normalized_masks(arr: np.ndarray, threshold: float) -> np.ndarray:
 def _passes(c: np.ndarray, lo: np.ndarray, span: np.ndarray, t: np.float32) -> np.ndarray:
     """The foreground rule at float32 values ``c``: normalised ``>= t`` and ``> 0``."""
     q = (c - lo) / span
-    return (q >= t) & (q > 0)
+    passes: np.ndarray = (q >= t) & (q > 0)
+    return passes
 
 
 def cutoffs(lo: np.ndarray, hi: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
@@ -207,9 +208,9 @@ def largest_by_pixels(mask: np.ndarray) -> tuple[int, int, int, int]:
         return _reference.EMPTY_BOX
     following, preceding, _, parent = hierarchy[0, 0].tolist()
     if following < 0 and preceding < 0 and parent < 0:  # cheap: contour 0 is the only top-level one
-        outer = [0]
+        outer: Sequence[int] = [0]
     else:
-        outer = np.flatnonzero(hierarchy[0, :, 3] < 0)
+        outer = np.flatnonzero(hierarchy[0, :, 3] < 0).tolist()
     if len(outer) == 1:
         x, y, w, h = cv2.boundingRect(contours[int(outer[0])])
         return (x, y, x + w, y + h)
@@ -239,7 +240,7 @@ def _small_map_boxes(arr: np.ndarray, ts: Sequence[float]) -> list[np.ndarray]:
                 np.greater_equal(arr[s:e], cut[s:e, None, None], out=tall[:, :h].view(bool))
             tall[~fast[s:e]] = 0
             here = (slow >= s) & (slow < e)
-            if here.any():
+            if slow_masks is not None and here.any():
                 tall[slow[here] - s, :h] = slow_masks[here]
             boxes[s:e] = largest_tiled(tall)
         out.append(boxes)

@@ -76,11 +76,13 @@ def check_size(size: object, name: str = "size") -> tuple[int, int] | None:
     """An (H, W) pair of positive ints, or None."""
     if size is None:
         return None
-    ok = isinstance(size, (tuple, list)) and len(size) == 2
-    ok = ok and all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s > 0 for s in size)  # type: ignore[union-attr]
-    if not ok:
+    if not (
+        isinstance(size, (tuple, list))
+        and len(size) == 2
+        and all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s > 0 for s in size)
+    ):
         raise ValueError(f"{name} must be a pair (H, W) of positive ints; got {size!r}")
-    return int(size[0]), int(size[1])  # type: ignore[index]
+    return int(size[0]), int(size[1])
 
 
 def check_choice(value: object, name: str, choices: Sequence[str]) -> str:

@@ -19,12 +19,13 @@ sub-module) is restored after each call.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor, nn
+from torch.utils.hooks import RemovableHandle
 
 from infocam.checks import shape_or_type
 from infocam.maps import METHODS, cam_maps
@@ -69,7 +70,7 @@ def _preserved_mode(model: nn.Module, train: bool) -> Iterator[None]:
 
 
 @contextmanager
-def _hooks(handles: list) -> Iterator[list]:
+def _hooks(handles: list[RemovableHandle]) -> Iterator[list[RemovableHandle]]:
     try:
         yield handles
     finally:
@@ -158,8 +159,8 @@ def _observe(
     records: list[_Record] = []
     linear_inputs: dict[str, Tensor] = {}
 
-    def fwd_hook(name: str):
-        def hook(mod: nn.Module, args: tuple, out: object) -> None:
+    def fwd_hook(name: str) -> Callable[[nn.Module, tuple[object, ...], object], None]:
+        def hook(mod: nn.Module, args: tuple[object, ...], out: object) -> None:
             records.append(_Record(name, mod, out))
             if isinstance(mod, nn.Linear) and args and isinstance(args[0], Tensor):
                 linear_inputs[name] = args[0]
@@ -280,7 +281,8 @@ def _identify(
     # last to finish (the outermost block).
     def rank(c: tuple[int, _Record, str]) -> tuple[int, bool, int]:
         i, r, post = c
-        return (r.output.shape[2] * r.output.shape[3], post == "identity", i)
+        shape = r.output.shape if isinstance(r.output, Tensor) else (0, 0, 0, 0)
+        return (shape[2] * shape[3], post == "identity", i)
 
     _, best, post = max(candidates, key=rank)
     last_output = next(r.output for r in reversed(records) if r.name == best.name)  # as a hook would see it
@@ -329,7 +331,7 @@ class CAMExtractor:
         self.fc_layer_name: str | None = None
         self.feature_post: str = "identity"
         self._in_block = False
-        self._hook: torch.utils.hooks.RemovableHandle | None = None
+        self._hook: RemovableHandle | None = None
         self._captured: dict[str, Tensor] = {}
 
     def __enter__(self) -> CAMExtractor:
@@ -351,7 +353,9 @@ class CAMExtractor:
     def fc(self) -> nn.Linear:
         if self.fc_layer_name is None:
             raise RuntimeError("the layers are found on the first call")
-        return dict(self.model.named_modules())[self.fc_layer_name]
+        fc = dict(self.model.named_modules())[self.fc_layer_name]
+        assert isinstance(fc, nn.Linear)  # found (and checked) as one
+        return fc
 
     def _place_hook(self) -> None:
         if self._hook is None:
@@ -364,7 +368,7 @@ class CAMExtractor:
             self._hook = None
         self._captured.clear()
 
-    def _capture(self, mod: nn.Module, args: tuple, out: Tensor) -> None:
+    def _capture(self, mod: nn.Module, args: tuple[object, ...], out: Tensor) -> None:
         self._captured["features"] = out
 
     def _forward(self, inputs: Tensor) -> tuple[Tensor, object]:

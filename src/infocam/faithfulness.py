@@ -562,7 +562,7 @@ class FaithfulnessMeter:
             raise ValueError(f"counts must hold {self._sums.numel()} values; got {flat.numel()}")
         self._sums = flat.clone()
 
-    def compute(self) -> dict:
+    def compute(self) -> dict[str, object]:
         """``deletion_auc`` / ``insertion_auc`` (means, in [0, 1] for probabilities),
         ``average_drop`` / ``increase_in_confidence`` (percent), the mean curves
         ``deletion_curve`` / ``insertion_curve`` at ``fractions``, ``steps``, ``count``.

@@ -122,6 +122,6 @@ def inclusive_iou(box_a: np.ndarray, box_b: np.ndarray) -> np.ndarray:
     area_b = (b[:, 2] - b[:, 0] + 1) * (b[:, 3] - b[:, 1] + 1)
     denom = area_a[:, None] + area_b[None, :] - inter
     bad = denom <= 0
-    out = inter / np.where(bad, 1.0, denom)
+    out: np.ndarray = inter / np.where(bad, 1.0, denom)
     out[bad] = 0.0
     return out

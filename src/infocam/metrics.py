@@ -28,6 +28,7 @@ Metrics (``docs/conventions.md``, "Metrics"):
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import cv2
 import numpy as np
@@ -43,14 +44,13 @@ from infocam.checks import (
     check_threshold,
     shape_or_type,
 )
-from infocam.iou import box_hits
+from infocam.iou import box_hits, inclusive_iou
 from infocam.maps import normalize_maps
 from infocam.sweep import (
     IOU_THRESHOLDS,
     contour_boxes,
     fast_sweep,
     gt_boxes_inclusive,
-    inclusive_iou,
     reference_sweep,
     scoremap_to_uint8,
 )
@@ -243,7 +243,7 @@ class WSOLMeter:
         """Every count as one int64 array, laid out as :meth:`to_tensor` (exact at any size)."""
         return np.concatenate(self._arrays())
 
-    def settings(self) -> tuple:
+    def settings(self) -> tuple[object, ...]:
         """What two meters must share for their counts to add up."""
         return (
             self.size, self.threshold, self.iou, self.iou_thresholds, self.cam_curve_step, self.max_box_acc,
@@ -325,8 +325,8 @@ class WSOLMeter:
         hit = box_hits(boxes, gts, self.iou)
         # float64, as wsolevaluation's score maps: u8 = trunc(exact score * 255)
         need = self.max_box_acc or self.max_box_acc_v1 or self.pxap is not None
-        if scores is None and need:
-            scores = normalize_maps(resized).cpu().numpy().astype(np.float64)
+        if scores is None:
+            scores = list(normalize_maps(resized).cpu().numpy().astype(np.float64)) if need else []
         sweep_hits = np.zeros_like(self.sweep_hits)
         sweep_hits_v1 = np.zeros_like(self.sweep_hits_v1)
         run = SWEEPS[self.sweep]
@@ -347,14 +347,14 @@ class WSOLMeter:
             s["top5_loc"] += int((correct[:, 1] & hit).sum())
         self.sweep_hits += sweep_hits
         self.sweep_hits_v1 += sweep_hits_v1
-        if self.pxap is not None:
+        if self.pxap is not None and masks is not None:
             m = masks.detach().cpu().numpy()
             for i in range(b):
                 self.pxap.update(scores[i], m[i])
 
     # -- results -------------------------------------------------------------
 
-    def compute(self) -> dict:
+    def compute(self) -> dict[str, Any]:
         """Percentages (0-100) of everything accumulated so far, and ``count``.
 
         Keys: ``count``, ``gt_known_loc``; with logits ``top1_loc``,
@@ -368,7 +368,7 @@ class WSOLMeter:
         def pct(hits: int, count: int) -> float:
             return 100.0 * hits / count if count else float("nan")
 
-        out: dict = {"count": n, "gt_known_loc": pct(s["gt_known"], n)}
+        out: dict[str, Any] = {"count": n, "gt_known_loc": pct(s["gt_known"], n)}
         if s["cls_count"]:
             c = s["cls_count"]
             out.update(
@@ -393,7 +393,7 @@ class WSOLMeter:
         return out
 
 
-def best_iou(scoremap: np.ndarray, gt_boxes, threshold: float, *, multi_contour: bool = True) -> float:
+def best_iou(scoremap: np.ndarray, gt_boxes: Sequence[Sequence[float]] | np.ndarray, threshold: float, *, multi_contour: bool = True) -> float:
     """One map's best inclusive IoU with its GT boxes at one threshold, as the sweeps score it.
 
     The mask ``u8 > int(threshold * u8.max())`` of ``u8`` =
@@ -411,7 +411,7 @@ def best_iou(scoremap: np.ndarray, gt_boxes, threshold: float, *, multi_contour:
     return float(inclusive_iou(contour_boxes(mask, multi_contour), gt).max())
 
 
-class CheckedBoxes(list):
+class CheckedBoxes(list[Tensor]):
     """What :func:`check_gt_boxes` returns: checking it again is free (evaluate checks a batch once for every meter)."""
 
 
