@@ -10,7 +10,6 @@ from infocam import cam_maps, resize_maps
 from infocam.cli import main
 from infocam.data import collate
 from infocam.engine.evaluate import evaluate, main_variants
-from infocam.errors import InputError
 from infocam.faithfulness import confidence_change, deletion_insertion
 from test_evaluate import data, model, trained_run  # noqa: F401  (fixtures)
 
@@ -50,9 +49,9 @@ def test_faithfulness_options_are_checked(data, model):  # noqa: F811
     _, ds = data
     loader = DataLoader(ds, batch_size=4, collate_fn=collate)
     variants = main_variants(["cam"], 1)
-    with pytest.raises(InputError, match="--faithfulness-steps must be an integer >= 1"):
+    with pytest.raises(ValueError, match=r"^faithfulness must be an integer >= 1"):
         evaluate(model, loader, variants=variants, progress=False, faithfulness=0)
-    with pytest.raises(InputError, match="--faithfulness-images must be an integer >= 1"):
+    with pytest.raises(ValueError, match=r"^faithfulness_images must be an integer >= 1"):
         evaluate(model, loader, variants=variants, progress=False, faithfulness=3, faithfulness_images=0)
 
 

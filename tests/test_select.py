@@ -105,7 +105,7 @@ def test_evaluate_select_on_val_and_baselines_from_the_command_line(wsol_ckpt, t
 
 def test_selection_arguments_are_checked(wsol_ckpt, capsys):
     base = ["evaluate", "--checkpoint", str(wsol_ckpt), "--workers", "0", "--no-progress"]
-    one_line_error(capsys, [*base, "--select-on", "test"], "--select-on test: choose on another split")
+    one_line_error(capsys, [*base, "--select-on", "test"], "--select-on test: choose on another split than the one evaluated")
     one_line_error(capsys, [*base, "--regions", "1,3"], "--regions goes with --select-on")
     one_line_error(capsys, [*base, "--select-on", "val", "--thresholds", "0.1:2:0.5"], "--thresholds")
     one_line_error(capsys, [*base, "--baselines", "centre"], "unknown baseline 'centre'")

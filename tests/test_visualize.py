@@ -279,3 +279,12 @@ def test_visualize_a_cub_layout_dataset_by_id(tmp_path: Path, capsys) -> None:
     assert capsys.readouterr().out.splitlines() == [_lines(ex, ["cam", "infocam"]) for ex in want]
     assert [ex.label_name for ex in want] == [ds.class_names[ds.labels[-1]], ds.class_names[ds.labels[0]]]
     assert want[0].image.min() >= 0.0 and want[0].image.max() <= 1.0  # un-normalised for display
+
+
+def test_gallery_argument_errors_name_the_argument_not_a_flag():
+    # the library names its argument; `infocam visualize` restates it with the flag
+    from infocam.viz.gallery import parse_methods
+
+    with pytest.raises(ValueError, match=r"^region must be an integer >= 1") as err:
+        parse_methods("cam", 0)
+    assert "--" not in str(err.value)

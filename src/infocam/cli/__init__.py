@@ -51,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         mod.add_arguments(p)
-        p.set_defaults(_run=mod.run, _parser=p)
+        p.set_defaults(_run=mod.run, _parser=p, _flags=getattr(mod, "ARGUMENT_FLAGS", {}))
     return parser
 
 
@@ -95,18 +95,22 @@ def _os_message(exc: OSError) -> str:
     return _one_line(str(exc)) or type(exc).__name__
 
 
-def _as_flag_error(parser: argparse.ArgumentParser, exc: ValueError) -> str | None:
+def _as_flag_error(parser: argparse.ArgumentParser, exc: ValueError, flags: dict[str, str]) -> str | None:
     """A library error about an argument, restated with the flag the user typed.
 
     Library functions raise ``ValueError("threshold must lie in [0, 1]; ...")``
     naming their argument; when that name is the destination of one of this
-    command's options (``--threshold``), the message names the option
-    instead. Any other ``ValueError`` is a bug and gives None.
+    command's options (``--threshold``), or a key of the command module's
+    ``ARGUMENT_FLAGS`` (a library argument named otherwise than its flag),
+    the message names the option instead. Any other ``ValueError`` is a bug
+    and gives None.
     """
     text = _one_line(str(exc))
     match = re.match(r"([A-Za-z_][A-Za-z0-9_]*)\b", text)
     if not match:
         return None
+    if match.group(1) in flags:
+        return flags[match.group(1)] + text[match.end() :]
     for action in parser._actions:
         if action.dest == match.group(1) and action.option_strings:
             flag = max(action.option_strings, key=len)
@@ -134,7 +138,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{prefix} {_one_line(str(exc))}", file=sys.stderr)
         return 2
     except ValueError as exc:
-        message = _as_flag_error(args._parser, exc)
+        message = _as_flag_error(args._parser, exc, args._flags)
         if message is None:
             raise
         print(f"{prefix} {message}", file=sys.stderr)

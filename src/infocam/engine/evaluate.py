@@ -70,7 +70,7 @@ def baseline_variants(names: Iterable[str], width: float = DEFAULT_WIDTH) -> lis
     out = []
     for name in names:
         if name not in BASELINES:
-            raise InputError(f"--baselines: unknown baseline {name!r}; choose from {', '.join(BASELINES)}")
+            raise ValueError(f"baselines: unknown baseline {name!r}; choose from {', '.join(BASELINES)}")
         out.append(Variant(name, name, 1, width=width if name == "center_gaussian" else None))
     return out
 
@@ -304,9 +304,9 @@ def _faithfulness_meters(
     if steps is None:
         return {}
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise InputError(f"--faithfulness-steps must be an integer >= 1; got {steps!r}")
+        raise ValueError(f"faithfulness must be an integer >= 1 (the deletion / insertion steps); got {steps!r}")
     if images is not None and (isinstance(images, bool) or not isinstance(images, int) or images < 1):
-        raise InputError(f"--faithfulness-images must be an integer >= 1; got {images!r}")
+        raise ValueError(f"faithfulness_images must be an integer >= 1; got {images!r}")
     return {key: FaithfulnessMeter(steps=steps) for key in owners}
 
 
@@ -401,12 +401,12 @@ def evaluate_checkpoint(
     _iter_thresholds(threshold)
     check_step(cam_curve_step)
     _faithfulness_meters((), faithfulness, faithfulness_images)  # validates the options
-    baseline_variants(baselines)  # validates --baselines
+    baseline_variants(baselines)  # validates baselines
     if select_on is not None:
         select_thresholds = _iter_thresholds(select_thresholds if select_thresholds is not None else
                                              [round(0.05 * i, 2) for i in range(1, 20)])
         if select_on == split:
-            raise InputError(f"--select-on {select_on}: choose on another split than the one evaluated (--split {split})")
+            raise ValueError(f"select_on {select_on}: choose on another split than the one evaluated (split {split})")
     if json_out:
         check_writable_file(json_out, what="--json")  # before the work, not after it
     ctx = D.init_distributed(device)

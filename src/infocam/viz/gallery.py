@@ -30,6 +30,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 
 from infocam.boxes import boxes_from_maps
+from infocam.checks import check_region, check_threshold
 from infocam.data.collate import collate
 from infocam.data.transforms import IMAGENET_MEAN, IMAGENET_STD
 from infocam.errors import InputError
@@ -94,8 +95,7 @@ def parse_methods(methods: str | Sequence[str], region: int, what: str = "--meth
     names = [n for n in names if n]
     if not names:
         raise InputError(f"{what}: give at least one of {', '.join(METHODS)}")
-    if isinstance(region, bool) or not isinstance(region, int) or region < 1:
-        raise InputError(f"--region must be an integer >= 1; got {region!r}")
+    region = check_region(region)
     out: dict[str, tuple[str, int]] = {}
     for name in names:
         match = _VARIANT.match(name)
@@ -192,12 +192,6 @@ def _score(
     return _Scored(res.logits.float().cpu(), targets.cpu(), gt, maps, boxes, ious)
 
 
-def _check_threshold(threshold: float) -> float:
-    if not isinstance(threshold, (int, float)) or not 0.0 <= float(threshold) <= 1.0:
-        raise InputError(f"--threshold must lie in [0, 1]; got {threshold!r}")
-    return float(threshold)
-
-
 def class_label(names: Sequence[str] | None, k: int) -> str:
     """Class ``k``'s name for a figure; ``class 8`` when there is none (or it is just the number)."""
     name = names[k] if names is not None and 0 <= k < len(names) else ""
@@ -224,7 +218,7 @@ def collect_examples(
     ``dataset.class_names`` when the dataset has them.
     """
     variants = parse_methods(methods, region)
-    threshold = _check_threshold(threshold)
+    threshold = check_threshold(threshold)
     indices = [int(i) for i in indices]
     for i in indices:
         if not 0 <= i < len(dataset):
@@ -282,7 +276,7 @@ def top_gain_indices(
     variants = parse_methods(methods, region)
     if len(variants) < 2:
         raise InputError("--top-gains needs two methods in --methods (the gain of the last over the first)")
-    threshold = _check_threshold(threshold)
+    threshold = check_threshold(threshold)
     names = list(variants)
     first, last = names[0], names[-1]
     scan = {first: variants[first], last: variants[last]}

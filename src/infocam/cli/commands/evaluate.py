@@ -51,6 +51,13 @@ examples:
 """
 
 
+#: Library arguments of :func:`infocam.engine.evaluate.evaluate_checkpoint`
+#: named otherwise than their flags (for the one-line errors).
+ARGUMENT_FLAGS = {
+    "faithfulness": "--faithfulness-steps",
+    "model_name": "--model",
+}
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     src = p.add_argument_group("model (give --checkpoint, or --model with --weights)")
     src.add_argument("--checkpoint", help="a best.pt / last.pt written by infocam train")
