@@ -19,6 +19,7 @@ order the validation/test split uses.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from infocam.data.records import Annotations, ProblemLog, Record, box_problem, fmt_box
@@ -79,11 +80,7 @@ def read_cub(root: str | Path) -> Annotations:
             if image_id is not None and len(problems) > n_before:
                 reported.add(image_id)
             continue
-        if image_id not in paths:
-            problems.add(boxes_file, line, f"unknown image id {image_id} (not in images.txt)")
-            continue
-        if image_id in boxes:
-            problems.add(boxes_file, line, f"duplicate image id {image_id} (first at line {boxes[image_id][1]})")
+        if not _new_known_id(image_id, paths, boxes, boxes_file, line, problems):
             continue
         x, y, w, h = values
         box = (x, y, x + w, y + h)
@@ -185,14 +182,24 @@ def _read_id_values(
             if image_id is not None and value is None:
                 reported.add(image_id)
             continue
-        if image_id not in known:
-            problems.add(path, line, f"unknown image id {image_id} (not in images.txt)")
-            continue
-        if image_id in values:
-            problems.add(path, line, f"duplicate image id {image_id} (first at line {values[image_id][1]})")
+        if not _new_known_id(image_id, known, values, path, line, problems):
             continue
         values[image_id] = (value, line)
     return values
+
+
+def _new_known_id(
+    image_id: int, known: Mapping[int, object], seen: Mapping[int, tuple[object, int]],
+    path: Path, line: int, problems: ProblemLog,
+) -> bool:
+    """Whether ``image_id`` is in images.txt and not yet in this file; else the problem is logged."""
+    if image_id not in known:
+        problems.add(path, line, f"unknown image id {image_id} (not in images.txt)")
+        return False
+    if image_id in seen:
+        problems.add(path, line, f"duplicate image id {image_id} (first at line {seen[image_id][1]})")
+        return False
+    return True
 
 
 def _note_id(text: str, ids: set[int]) -> None:

@@ -109,9 +109,7 @@ def _read_train_class(root: Path, wnid: str, label: int, problems: ProblemLog) -
         box = _box(fields[1:], boxes_file, line, problems)
         if box is None:
             continue
-        if name in by_file:
-            first = by_file[name].source.rsplit(":", 1)[1]
-            problems.add(boxes_file, line, f"image {name} listed twice (also at line {first})")
+        if _listed_before(name, by_file, boxes_file, line, problems):
             continue
         rel = f"train/{wnid}/images/{name}"
         rec = Record(id=rel, path=root / rel, label=label, source=f"{boxes_file}:{line}", subset="train")
@@ -121,6 +119,15 @@ def _read_train_class(root: Path, wnid: str, label: int, problems: ProblemLog) -
         for name in sorted(set(_image_files(images_dir)) - reported, key=natural_key):
             problems.add(boxes_file, None, f"image {images_dir / name} has no line in this box file")
     return [by_file[n] for n in sorted(by_file, key=natural_key)]
+
+
+def _listed_before(name: str, by_file: dict[str, Record], path: Path, line: int, problems: ProblemLog) -> bool:
+    """Whether image ``name`` already has a line in this file (then the problem is logged)."""
+    if name not in by_file:
+        return False
+    first = by_file[name].source.rsplit(":", 1)[1]
+    problems.add(path, line, f"image {name} listed twice (also at line {first})")
+    return True
 
 
 def _read_val(root: Path, index: dict[str, int], problems: ProblemLog) -> list[Record]:
@@ -139,9 +146,7 @@ def _read_val(root: Path, index: dict[str, int], problems: ProblemLog) -> list[R
             continue
         if box is None:
             continue
-        if name in by_file:
-            first = by_file[name].source.rsplit(":", 1)[1]
-            problems.add(ann_file, line, f"image {name} listed twice (also at line {first})")
+        if _listed_before(name, by_file, ann_file, line, problems):
             continue
         rel = f"val/images/{name}"
         rec = Record(id=rel, path=root / rel, label=index[wnid], source=f"{ann_file}:{line}", subset="test")
