@@ -58,3 +58,14 @@ def test_results_md_has_the_tables(demo_dir):
 def test_demo_refuses_non_empty_out(demo_dir, capsys):
     assert main(["demo", "--quick", "--out", str(demo_dir), "--no-progress"]) == 2
     assert "--overwrite" in capsys.readouterr().err
+
+
+def test_the_demo_chooses_by_the_rule_evaluate_uses(demo_dir):
+    """Each chosen (R, threshold) is what infocam.engine.select.best_setting picks from the recorded grid."""
+    from infocam.engine.select import best_setting
+
+    r = json.loads((demo_dir / "results.json").read_text())
+    so, regions = r["single_object"], r["settings"]["regions"]
+    for m, row in so["methods"].items():
+        got = best_setting(so["validation_grid"], [(f"{m}_r{k}", k) for k in regions])
+        assert got == (row["region"], row["threshold"], row["val_gt_known_loc"]), m

@@ -194,3 +194,20 @@ def test_report_bad_input(tmp_path: Path, capsys, setup: str, args: list[str], m
     assert main(["report", str(run), *args]) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and err.count("\n") == 0
+
+
+def test_report_takes_two_evaluations_of_one_model(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "eval_val.json").write_text(json.dumps({**EVAL, "config": {**EVAL["config"], "split": "val"}}))
+    (run / "eval_test.json").write_text(json.dumps(EVAL))
+    out = tmp_path / "r.html"
+    assert main(["report", str(run), "--out", str(out), "--n", "0"]) == 0
+    page = out.read_text()
+    assert "<h3>eval_test.json</h3>" in page and "<h3>eval_val.json</h3>" in page
+    assert "CUB-200-2011: localisation and classification (%) [eval_test.json]" in page
+    assert "CUB-200-2011: localisation and classification (%) [eval_val.json]" in page
+    assert main(["report", str(run), "--out", str(out), "--n", "0", "--overwrite",
+                 "--eval", str(run / "eval_val.json")]) == 0
+    page = out.read_text()
+    assert "<h3>eval_val.json</h3>" in page and "eval_test.json" not in page
