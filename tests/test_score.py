@@ -454,3 +454,30 @@ def test_score_equals_independent_wsolevaluation_evaluators_end_to_end(tmp_path,
     assert r["max_box_acc"] == {str(d): v for d, v in v2.max_box_acc().items()}
     assert r["max_box_acc_v1"] == v1.max_box_acc()[50]
     assert any(0 < v < 100 for v in r["max_box_acc"].values())
+
+
+@pytest.mark.slow
+def test_memory_does_not_grow_with_the_number_of_maps(tmp_path):
+    """Maps are streamed: ten times the maps (13 MB of them) leave the peak of traced allocations where it was."""
+    import tracemalloc
+
+    def peak(n: int, where: Path) -> int:
+        rng = np.random.default_rng(n)
+        at = rng.integers(0, 100, (n, 2))
+        maps = {f"m/{k}.jpg": blob(128, 128, (y, y + 28, x, x + 28)) for k, (y, x) in enumerate(at)}
+        images = [(f"m/{k}.jpg", (128, 128), 0, [(10, 10, 60, 60)]) for k in range(n)]
+        meta = make_meta(where, images)
+        folder = save_maps(where, maps)
+        del maps
+        kw = dict(metadata=meta, dataset="CUB", size="original", workers=1, cam_curve_step=0.01)
+        infocam.score_maps(folder, **kw)  # compiled kernels loaded before tracing (tracing slows compiling)
+        tracemalloc.start()
+        infocam.score_maps(folder, **kw)
+        top = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        return top
+
+    (tmp_path / "small").mkdir()
+    (tmp_path / "large").mkdir()
+    small, large = peak(10, tmp_path / "small"), peak(100, tmp_path / "large")
+    assert large < small + 2 * 2**20, (small, large)  # all 100 maps at once would add 13 MB
