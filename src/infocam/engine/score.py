@@ -225,6 +225,16 @@ def _row_header(s: _Settings, with_predictions: bool) -> list[str]:
     return head
 
 
+def _warm_sweeps() -> None:
+    """Run both sweeps once on a tiny map, so that their compiled kernels are loaded in this process."""
+    from infocam.sweep import fast_sweep
+
+    m = np.zeros((4, 4))
+    m[1:3, 1:3] = 1.0
+    for multi in (True, False):
+        fast_sweep(m, [[1, 1, 3, 3]], [0.0, 0.5], (50,), multi_contour=multi)
+
+
 class _Runner:
     """Runs chunk tasks in this process (``workers == 1``) or in one pool of ``workers`` processes."""
 
@@ -240,7 +250,10 @@ class _Runner:
 
             # fork, as torch's DataLoader does on Linux: the workers start at once and
             # run torch with one thread; elsewhere spawn (each worker imports anew)
-            ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+            fork = "fork" in mp.get_all_start_methods()
+            if fork:
+                _warm_sweeps()  # the workers inherit the compiled sweep kernels
+            ctx = mp.get_context("fork" if fork else "spawn")
             self.pool = ctx.Pool(self.workers, initializer=_init_worker, initargs=self.init_args)
         return self
 
