@@ -481,3 +481,20 @@ def test_memory_does_not_grow_with_the_number_of_maps(tmp_path):
     (tmp_path / "large").mkdir()
     small, large = peak(10, tmp_path / "small"), peak(100, tmp_path / "large")
     assert large < small + 2 * 2**20, (small, large)  # all 100 maps at once would add 13 MB
+
+
+@pytest.mark.parametrize("fmt", ["cub", "tiny-imagenet"])
+def test_ground_truth_from_other_formats_sizes_from_image_headers(tmp_path, fmt):
+    from data_factory import make_cub, make_tiny_imagenet
+
+    made = (make_cub if fmt == "cub" else make_tiny_imagenet)(tmp_path / "data", n_classes=2)
+    test = [im for im in made.images if im.subset == "test"]
+    maps = {}
+    for im in test:  # a map lit exactly on the first GT box, at the image's size
+        x0, y0, x1, y1 = (int(v) for v in im.boxes[0])
+        maps[im.id] = blob(im.size[1], im.size[0], (y0, y1, x0, x1))
+    folder = save_maps(tmp_path, maps)
+    r = infocam.score_maps(folder, data=made.root, data_format=fmt, split="all_test", size="original", workers=1,
+                           cam_curve_step=0.01)
+    assert r["count"] == len(test) > 0
+    assert r["metrics"]["max_box_acc"]["30"] == 100.0 and r["metrics"]["gt_known_loc"] == 100.0
