@@ -267,6 +267,13 @@ def test_cli_writes_table_json_and_per_image(two, capsys):
     assert rc == 0
 
 
+def test_no_progress_bar_when_stderr_is_not_a_terminal(two, capsys):
+    tmp_path, meta, folder = two
+    rc, *_ = run_cli(tmp_path, meta, folder)
+    err = capsys.readouterr().err
+    assert rc == 0 and "\r" not in err and "score" not in err
+
+
 def test_missing_maps_say_how_many_and_which(two, capsys):
     tmp_path, meta, folder = two
     (folder / "a" / "2.jpg.npy").unlink()
