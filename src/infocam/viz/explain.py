@@ -46,6 +46,7 @@ __all__ = [
     "IMAGE_SUFFIXES",
     "Preprocess",
     "expand_image_paths",
+    "explain_curves",
     "explain_image",
     "imagenet_class_names",
     "map_box_to_original",
@@ -170,6 +171,43 @@ def explain_image(
             "methods": per_method,
         })
     return {"size": [width, height], "input_size": size, "topk": entries}, drawn
+
+
+@torch.no_grad()
+def explain_curves(
+    extractor: CAMExtractor,
+    x: Tensor,
+    variants: Mapping[str, tuple[str, int]],
+    target: int,
+    *,
+    steps: int = 50,
+) -> dict:
+    """Deletion and insertion curves of one (1, C, S, S) input for class ``target``, per method.
+
+    Each method's map of ``target`` ranks the pixels
+    (:func:`infocam.faithfulness.deletion_insertion`, RISE's baselines).
+    Returns the JSON entry: ``class``, ``steps``, ``fractions`` and per
+    method ``deletion`` / ``insertion`` (probabilities) and their AUCs.
+    """
+    from infocam.faithfulness import deletion_insertion
+
+    res = extractor(x, methods=())
+    y = torch.tensor([int(target)], device=res.features.device)
+    out: dict = {"class": int(target), "steps": int(steps), "methods": {}}
+    for name, (method, region) in variants.items():
+        try:
+            raw = cam_maps(res.features, extractor.fc.weight, y, method=method, region=region, logits=res.logits)
+        except ValueError as exc:
+            raise InputError(f"--methods {name}: {exc}") from None
+        c = deletion_insertion(extractor.model, x, raw, y, steps=steps)
+        out["fractions"] = [round(float(f), 6) for f in c.fractions]
+        out["methods"][name] = {
+            "deletion_auc": float(c.deletion_auc[0]),
+            "insertion_auc": float(c.insertion_auc[0]),
+            "deletion": [float(v) for v in c.deletion[0]],
+            "insertion": [float(v) for v in c.insertion[0]],
+        }
+    return out
 
 
 def _display(image: Image.Image) -> tuple[np.ndarray, float, float]:

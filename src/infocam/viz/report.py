@@ -328,6 +328,7 @@ def render_report(
     methods: Sequence[str] | None = None,
     title: str | None = None,
     notes: Sequence[str] = (),
+    figures: Mapping[str, bytes] | None = None,
 ) -> Path:
     """Write the report page to ``out_path`` (atomically) and return its path.
 
@@ -336,6 +337,8 @@ def render_report(
     :func:`infocam.viz.gallery.collect_examples`; ``methods`` picks and orders
     the methods shown (default: those of the first example); the gain is
     that of the last over the first. ``notes`` are extra lines under the title.
+    ``figures`` maps a heading to a PNG (e.g. the deletion / insertion curves
+    of :func:`infocam.viz.curves.curves_png`), shown after the tables.
     """
     run_dir = Path(run_dir)
     title = title or f"infocam report: {run_dir.resolve().name}"
@@ -354,6 +357,12 @@ def render_report(
     else:
         body.append("<p>No evaluation results found (eval*.json or results.json).</p>")
     body.append("</section>")
+    if figures:
+        body.append('<section id="curves"><h2>Faithfulness curves</h2>')
+        for name, png in figures.items():
+            src = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+            body.append(f'<h3>{_e(name)}</h3><img alt="{_e(name)}" src="{src}">')
+        body.append("</section>")
     body.append('<section id="gallery"><h2>Gallery</h2>')
     if examples:
         assert methods is not None

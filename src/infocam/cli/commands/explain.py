@@ -29,8 +29,15 @@ infocam and infocam+ use --region R (suffix _rN fixes R per method).
 --model without --weights builds the network with random weights: it runs
 (to try the command), but says loudly that its maps mean nothing.
 
+--curves also draws, per image, the deletion and insertion curves of the
+top-1 class (<image>_curves.png): the class probability as the pixels each
+method's map ranks highest are removed (set to zero after normalisation) or
+revealed on a blurred copy, in --curves-steps chunks (RISE); explain.json
+gets the curves and their AUCs (deletion lower, insertion higher is better).
+
 examples:
   infocam explain cat.jpg dog.png --model tv:resnet50 --weights resnet50.pth
+  infocam explain cat.jpg --model tv:resnet50 --weights resnet50.pth --curves
   infocam explain photos/ --checkpoint runs/cub_resnet50/best.pt --topk 5 --out cub_explain
 """
 
@@ -50,6 +57,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="explain_out", metavar="DIR", help="output folder [explain_out/]")
     p.add_argument("--overwrite", action="store_true", help="write into a non-empty --out")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N [auto]")
+    p.add_argument("--curves", action="store_true", help="also draw the deletion / insertion curves of the top-1 class")
+    p.add_argument("--curves-steps", type=int, default=50, help="steps of those curves [50]")
 
 
 def _load_model(args: argparse.Namespace) -> tuple[object, str, dict]:
@@ -121,8 +130,10 @@ def run(args: argparse.Namespace) -> int:
     from infocam.errors import InputError
     from infocam.extract import CAMExtractor
     from infocam.fileio import atomic_write_json, prepare_output_dir
+    from infocam.viz.curves import curves_png
     from infocam.viz.explain import (
         expand_image_paths,
+        explain_curves,
         explain_image,
         imagenet_class_names,
         open_image,
@@ -137,6 +148,8 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--threshold must lie in [0, 1]; got {args.threshold}")
     if args.size is not None and args.size < 8:
         raise InputError(f"--size must be at least 8 pixels; got {args.size}")
+    if args.curves_steps < 1:
+        raise InputError(f"--curves-steps must be at least 1; got {args.curves_steps}")
     if args.num_classes < 1:
         raise InputError(f"--num-classes must be at least 1; got {args.num_classes}")
     paths = expand_image_paths(args.images)
@@ -181,7 +194,14 @@ def run(args: argparse.Namespace) -> int:
         )
         figure = _unique_name(path.stem, used)
         render_explanation(image, entry, maps, list(variants), out_dir / figure)
-        results.append({"file": str(path), **entry, "figure": figure})
+        extra = {}
+        if args.curves:
+            top = entry["topk"][0]
+            curves = explain_curves(extractor, pre(image).to(device), variants, top["class"], steps=args.curves_steps)
+            extra = {"curves": curves, "curves_figure": _unique_name(f"{path.stem}_curves", used)}
+            curves_png(curves["fractions"], {n: (m["deletion"], m["insertion"]) for n, m in curves["methods"].items()},
+                       title=f"{path.name}: {top['name']}", out=out_dir / extra["curves_figure"])
+        results.append({"file": str(path), **entry, "figure": figure, **extra})
         top = entry["topk"][0]
         print(f"{path}: {top['name']} ({top['score']:.3f}) -> {out_dir / figure}")
     atomic_write_json(out_dir / "explain.json", {

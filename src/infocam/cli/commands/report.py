@@ -17,6 +17,8 @@ run folder:
   results.json (the demo's) in RUN_DIR (or only the --eval files), and the
   paper's tables they fit (a block per evaluation when a model has several,
   e.g. eval_val.json and eval_test.json);
+* the mean deletion / insertion curves of each result evaluated with
+  --faithfulness;
 * when RUN_DIR holds a checkpoint (best.pt, else last.pt) and its dataset is
   found (the config's data.root, or --data), a gallery of --n test images:
   the image with its red ground-truth box, then each method's overlay with
@@ -68,11 +70,7 @@ def collect_tables(run_dir, evals=None) -> dict[str, str]:
         table_title,
     )
 
-    run_dir = Path(run_dir)
-    if evals:
-        files = [Path(e) for e in evals]
-    else:
-        files = sorted(run_dir.glob("eval*.json")) + ([run_dir / "results.json"] if (run_dir / "results.json").is_file() else [])
+    files = _result_files(run_dir, evals)
     tables: dict[str, str] = {}
     runs: list[tuple[str, dict]] = []
     for path in files:
@@ -95,6 +93,32 @@ def collect_tables(run_dir, evals=None) -> dict[str, str]:
             heading = table_title(name) if name == "ablation" else f"Paper comparison: {table_title(name)}"
             tables[heading] = markdown_table(header, rows)
     return tables
+
+
+def _result_files(run_dir, evals=None) -> list:
+    """The files ``evals``, else RUN_DIR's eval*.json and results.json."""
+    from pathlib import Path
+
+    run_dir = Path(run_dir)
+    if evals:
+        return [Path(e) for e in evals]
+    return sorted(run_dir.glob("eval*.json")) + ([run_dir / "results.json"] if (run_dir / "results.json").is_file() else [])
+
+
+def collect_curves(run_dir, evals=None) -> dict[str, bytes]:
+    """``{heading: PNG}``: the mean deletion / insertion curves of each result that has them."""
+    from infocam.viz.curves import curves_png, faithfulness_curves
+    from infocam.viz.tables import load_runs
+
+    figures = {}
+    for path in _result_files(run_dir, evals):
+        for name, run in load_runs(path):
+            found = faithfulness_curves(run)
+            if found is not None:
+                heading = path.name + (f": {name.split(':', 1)[1]}" if ":" in name else "")
+                f = next(m["faithfulness"] for m in run["methods"].values() if "faithfulness" in m)
+                figures[heading] = curves_png(*found, title=f"{heading}: mean over {f['count']} images")
+    return figures
 
 
 def _checkpoint_path(args: argparse.Namespace):
@@ -190,6 +214,6 @@ def run(args: argparse.Namespace) -> int:
             f"RUN_DIR {run_dir}: nothing to report: no eval*.json / results.json and no gallery "
             "(no checkpoint, or --n 0)"
         )
-    render_report(run_dir, tables, examples, out, notes=notes)
+    render_report(run_dir, tables, examples, out, notes=notes, figures=collect_curves(run_dir, args.eval))
     print(f"wrote {out} ({len(tables)} tables, {len(examples)} gallery images)", file=sys.stderr)
     return 0
