@@ -15,6 +15,8 @@ name           what is compared (goal)
 ``score``      ``infocam score`` over 5,794 CAM-like maps vs wsolevaluation's
                per-threshold loop (<= 30 s), identical hits
 ``demo``       ``infocam demo`` wall time (<= 180 s on 2 CPU cores)
+``faithfulness`` ResNet50 deletion + insertion curves vs the 2 x steps
+               forward passes they need (<= 1.15)
 =============  ==============================================================
 
 :func:`run_bench` runs a selection and returns the report (a JSON-ready
@@ -30,7 +32,7 @@ from typing import Any
 
 import torch
 
-from infocam.bench import boxes, demo, map_overhead, memory, pipeline, score, sweep, trainer
+from infocam.bench import boxes, demo, faithfulness, map_overhead, memory, pipeline, score, sweep, trainer
 from infocam.bench.common import BenchContext, error_entry, machine_info
 from infocam.errors import InputError
 
@@ -45,7 +47,7 @@ __all__ = [
 
 #: Every measurement, in the order they run and print.
 MEASUREMENTS: dict[str, ModuleType] = {
-    m.NAME: m for m in (map_overhead, pipeline, boxes, sweep, score, memory, trainer, demo)
+    m.NAME: m for m in (map_overhead, pipeline, boxes, sweep, score, memory, trainer, demo, faithfulness)
 }
 #: Run by default only on a GPU.
 GPU_ONLY_DEFAULT = ("pipeline",)

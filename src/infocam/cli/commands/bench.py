@@ -25,6 +25,9 @@ measurements (--only):
   memory    evaluation peak RSS for N vs 10N images (goal growth < 10%)
   trainer   the trainer vs a bare torch loop, images/s (goal >= 0.95x)
   demo      wall time of `infocam demo` (goal <= 180 s on 2 CPU cores)
+  faithfulness  ResNet50 deletion + insertion curves vs the 2 x steps forward
+            passes they need (goal <= 1.15x); sizes from the environment:
+            INFOCAM_BENCH_FAITHFULNESS="batch=4,size=112,steps=10"
 
 Exits 1 when fast hits are not identical to the reference loop's or a
 measurement failed; unmet goals are reported, not fatal.
