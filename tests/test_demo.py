@@ -40,6 +40,9 @@ def test_results_json_shape_and_ranges(demo_dir):
             assert _pct(m[k]), k
         assert m["top1_loc"] <= m["gt_known_loc"] and m["top1_loc"] <= m["top5_loc"] <= m["gt_known_loc"]
         assert m["region"] in (1, 3)
+        f = m["faithfulness"]
+        assert f["count"] == 32 and f["steps"] == 4 and len(f["deletion_curve"]) == 5
+        assert 0.0 <= f["deletion_auc"] <= 1.0 and 0.0 <= f["insertion_auc"] <= 1.0
     assert isinstance(so["region"], int)
     ml = r["multi_label"]
     for head in ("sigmoid", "pc_sigmoid"):
@@ -53,6 +56,8 @@ def test_results_json_shape_and_ranges(demo_dir):
 def test_results_md_has_the_tables(demo_dir):
     md = (demo_dir / "results.md").read_text()
     assert "| infoCAM+ |" in md and "| pc-sigmoid |" in md and "MaxBoxAccV2" in md
+    assert "## Single-object: do the maps point at what the model uses?" in md and "deletion AUC" in md
+    assert "Faithfulness curves" in (demo_dir / "report.html").read_text()
 
 
 def test_demo_refuses_non_empty_out(demo_dir, capsys):

@@ -44,6 +44,7 @@ def results_markdown(results: dict) -> str:
             rows,
         ),
         "",
+        *_faithfulness_section(so),
         "## Double-digit MNIST: per-digit accuracy (like the paper's Table 2)",
         "",
         "Per-digit accuracy = recall: the share of test images holding the digit whose raw logit is > 0.",
@@ -70,8 +71,36 @@ def results_markdown(results: dict) -> str:
     return "\n".join(parts) + "\n"
 
 
-def write_report(out: Path, md: str, model: torch.nn.Module, test_set, chosen: dict, n: int) -> Path:
-    """``report.html``: the tables and a gallery of test canvases, CAM vs infoCAM+, by IoU gain."""
+def _faithfulness_section(so: dict) -> list[str]:
+    """The single-object faithfulness table (empty when the results have none)."""
+    rows = []
+    for m, r in so["methods"].items():
+        f = r.get("faithfulness")
+        if f:
+            rows.append([METHOD_NAMES[m], f"{f['deletion_auc']:.4f}", f"{f['insertion_auc']:.4f}", f["average_drop"],
+                         f["increase_in_confidence"], r["region"]])
+    if not rows:
+        return []
+    f = next(r["faithfulness"] for r in so["methods"].values() if r.get("faithfulness"))
+    return [
+        "## Single-object: do the maps point at what the model uses?",
+        "",
+        f"On the first {f['count']} test canvases, each method's map of the true class at its chosen R. "
+        f"Deletion / insertion (RISE, {f['steps']} steps): the probability of the true class as the pixels "
+        "the map ranks highest are blacked out / revealed on a blurred canvas; AUC lower / higher is better. "
+        "Average Drop (%, lower is better) and Increase in Confidence (%, higher is better): the canvas "
+        "multiplied by the normalised map (Grad-CAM++).",
+        "",
+        markdown_table(["method", "deletion AUC", "insertion AUC", "Average Drop", "Increase in Confidence", "R"],
+                       rows),
+        "",
+    ]
+
+
+def write_report(out: Path, md: str, model: torch.nn.Module, test_set, single: dict, n: int) -> Path:
+    """``report.html``: the tables, the faithfulness curves and a gallery of test canvases, CAM vs
+    infoCAM+, by IoU gain."""
+    chosen = single["methods"]
     from infocam.viz.gallery import collect_examples
     from infocam.viz.report import render_report
 
@@ -81,8 +110,16 @@ def write_report(out: Path, md: str, model: torch.nn.Module, test_set, chosen: d
                                 threshold=threshold)
     note = (f"Gallery: the first {len(examples)} test canvases; boxes at infoCAM+'s validation-chosen "
             f"threshold {threshold:g} for both methods.")
+    from infocam.viz.curves import curves_png, faithfulness_curves
+
+    found = faithfulness_curves(single)
+    figures = {} if found is None else {
+        "Single digit: deletion and insertion": curves_png(
+            *found, title=f"mean over the first {next(iter(single['methods'].values()))['faithfulness']['count']} "
+                          "test canvases, map of the true class")
+    }
     return render_report(out, {"results": md}, examples, out / "report.html", title="infocam demo",
-                         notes=[note])
+                         notes=[note], figures=figures)
 
 
 def run_demo(out: str | Path, s: DemoSettings, *, overwrite: bool = False, progress: bool = True) -> dict:
@@ -111,6 +148,6 @@ def run_demo(out: str | Path, s: DemoSettings, *, overwrite: bool = False, progr
     atomic_write_json(out / "results.json", results)
     md = results_markdown(results)
     atomic_write_text(out / "results.md", md)
-    write_report(out, md, model, test_set, single["methods"], s.figure_images * 6)
+    write_report(out, md, model, test_set, single, s.figure_images * 6)
     print(md, file=sys.stdout)
     return results

@@ -40,6 +40,9 @@ class DemoSettings:
     thresholds: tuple[float, ...] = tuple(round(0.1 * i, 1) for i in range(1, 9))  # 0.1 .. 0.8
     ml_thresholds: tuple[float, ...] = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
     figure_images: int = 8
+    # faithfulness of the chosen maps (deletion / insertion, Average Drop) on the first test canvases
+    faith_steps: int = 16
+    faith_images: int = 256
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -63,4 +66,6 @@ def quick_settings(seed: int = 0) -> DemoSettings:
         thresholds=(0.1, 0.2, 0.3, 0.4, 0.5, 0.6),
         ml_thresholds=(0.4, 0.6),
         figure_images=4,
+        faith_steps=4,
+        faith_images=32,
     )
