@@ -58,7 +58,6 @@ def collect_tables(run_dir, evals=None) -> dict[str, str]:
     """``{heading: markdown}`` from RUN_DIR's eval*.json and results.json (or the files ``evals``),
     then the paper's tables (one block per evaluation of a setting)."""
     import json
-    from pathlib import Path
 
     from infocam.cli.commands.tables import build_tables
     from infocam.viz.report import nested_tables
