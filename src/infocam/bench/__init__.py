@@ -32,7 +32,17 @@ from typing import Any
 
 import torch
 
-from infocam.bench import boxes, demo, faithfulness, map_overhead, memory, pipeline, score, sweep, trainer
+from infocam.bench import (
+    boxes,
+    demo,
+    faithfulness,
+    map_overhead,
+    memory,
+    pipeline,
+    score,
+    sweep,
+    trainer,
+)
 from infocam.bench.common import BenchContext, error_entry, machine_info
 from infocam.errors import InputError
 
