@@ -263,6 +263,7 @@ class _Runner:
             self.pool.join()
         else:
             _STATE.pop("source").close()
+            _STATE.clear()  # the settings, the predictions, the baselines' maps
 
     def map(self, fn, tasks: list, sizes: list[int], desc: str, ordered: bool):
         """Yield ``fn(task)`` for every task (in order when ``ordered``), with a progress bar of maps."""
