@@ -32,8 +32,9 @@ examples:
   infocam score train_log/scoremaps/test --metadata-root metadata --dataset-name CUB --split test
   infocam score cams.npz --metadata-root metadata --dataset-name OpenImages \\
       --mask-root dataset --json scores.json
-  infocam score maps/ --data /data/CUB_200_2011 --format cub --predictions top5.csv \\
-      --per-image per_image.csv --workers 8
+  # CUB's official test set (all_test; `test` is its odd half, the paper's protocol)
+  infocam score maps/ --data /data/CUB_200_2011 --format cub --split all_test \\
+      --predictions top5.csv --per-image per_image.csv --workers 8
   infocam score maps/ --metadata-root metadata --dataset-name CUB --baselines center_gaussian,full_image
 """
 
