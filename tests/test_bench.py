@@ -102,6 +102,10 @@ def test_quick_bench_numbers(quick_report):
     assert b["boxes_from_maps_images_per_s"] == _approx(b["maps"] / _median(b["boxes_from_maps_s_all"]))
     paired = [base / ours for base, ours in zip(b["opencv_loop_s_all"], b["boxes_from_maps_s_all"])]
     assert res["boxes"]["ratio"] == _approx(_median(paired))
+    nz = b["noise"]  # the second line: white noise
+    assert nz["same_box_fraction"] == 1.0 and nz["maps"] == b["maps"]
+    paired = [base / ours for base, ours in zip(nz["opencv_loop_s_all"], nz["boxes_from_maps_s_all"])]
+    assert nz["ratio"] == _approx(_median(paired))
 
     s = res["sweep"]
     assert s["identical"] is True
@@ -119,6 +123,18 @@ def test_quick_bench_numbers(quick_report):
         assert step["reference_s_extrapolated"] == _approx(
             step["reference_ms_per_map"] / 1e3 * step["maps"])
     assert s["ratio"] == s["measured"]["steps"]["0.001"]["speedup"]
+    # labelled lines: CAM maps float64 / float32, both versions, and white noise; the first is the ratio's
+    from infocam.bench.sweep_vs_loop import LINES
+
+    lines = s["measured"]["lines"]
+    assert list(lines) == [label for label, *_ in LINES]
+    assert lines["cam/float64/v2"]["steps"] == s["measured"]["steps"]
+    assert [(v["maps"], v["dtype"]) for v in lines.values()] == [(k, d) for _, k, d, _ in LINES]
+    for line in lines.values():
+        for step in line["steps"].values():
+            assert step["identical"] is True
+            assert step["fast_ms_per_map"] == _approx(_median(step["fast_ms_per_map_rounds"]))
+            assert step["speedup"] == _approx(step["reference_ms_per_map"] / step["fast_ms_per_map"])
 
     sc = res["score"]
     assert sc["identical"] is True
@@ -241,7 +257,7 @@ def test_interleaved_runs_abba_and_make_entry_judges_the_goal():
 
 
 def test_baseline_boxes_match_the_library_on_cam_like_maps():
-    from infocam.bench.boxes import cam_like_maps, opencv_loop_boxes
+    from infocam.bench.boxes_vs_opencv import cam_like_maps, opencv_loop_boxes
     from infocam.boxes import boxes_from_maps
 
     maps = cam_like_maps(8)

@@ -201,11 +201,14 @@ def _emit(out, n_out, level, alive, n_alive, box, grow, width, height):
 
     The box is wsolevaluation's ``(x, y, min(x + w, W - 1), min(y + h,
     H - 1))`` of the contour's ``boundingRect``. Returns (out, row count);
-    ``out`` is reallocated when full.
+    ``out`` is reallocated when full (copied by a loop: a 2-D slice copy
+    costs numba seconds of compile time).
     """
     if n_out + n_alive > out.shape[0]:
         bigger = np.empty((2 * (n_out + n_alive), 5), np.int32)
-        bigger[:n_out] = out[:n_out]
+        for i in range(n_out):
+            for j in range(5):
+                bigger[i, j] = out[i, j]
         out = bigger
     for i in range(n_alive):
         r = alive[i]
@@ -288,16 +291,19 @@ def _ring8(stride):
 
 
 @njit(cache=True, nogil=True)
-def _component_rows(u8, level_slot, order, coord, start, ring_groups):
-    """Outer-contour rows: the 8-connected components of ``{u8 > l}``, brightest pixels first."""
+def _component_rows(u8, level_slot, ring_groups, out, n_out):
+    """Outer-contour rows (appended to ``out``): the 8-connected components of ``{u8 > l}``.
+
+    The pixels are added brightest first. Returns (out, row count).
+    """
     height, width = u8.shape
     stride = width + 2
     ring = _ring8(stride)
+    order, coord, start = _sorted_pixels(u8, np.empty(0, np.int32))
     sets = _sets((height + 2) * stride, order.size)
     box, alive = sets[3], sets[4]
     no_extra = np.empty((0, 3), np.int64)
-    n_sets = n_alive = n_out = 0
-    out = np.empty((1024, 5), np.int32)
+    n_sets = n_alive = 0
     lowest = 0
     while lowest < 256 and level_slot[lowest] < 0:
         lowest += 1
@@ -307,7 +313,7 @@ def _component_rows(u8, level_slot, order, coord, start, ring_groups):
         )
         if level_slot[v - 1] >= 0:
             out, n_out = _emit(out, n_out, level_slot[v - 1], alive, n_alive, box, 0, width, height)
-    return out[:n_out]
+    return out, n_out
 
 
 @njit(cache=True, nogil=True)
@@ -363,10 +369,11 @@ def fill_levels(u8):
 
 
 @njit(cache=True, nogil=True)
-def _hole_rows(u8, level_slot):
-    """Hole-contour rows: the 4-connected components of ``{u8 <= l}`` off the border.
+def _hole_rows(u8, level_slot, out, n_out):
+    """Hole-contour rows (appended to ``out``): the 4-connected components of ``{u8 <= l}`` off the border.
 
-    Only the pixels some level encloses (``u8 < fill``) are added, darkest first.
+    Only the pixels some level encloses (``u8 < fill``) are added, darkest
+    first. Returns (out, row count).
     """
     height, width = u8.shape
     stride = width + 2
@@ -376,8 +383,7 @@ def _hole_rows(u8, level_slot):
     label, parent, size, box, alive, slot = _sets((height + 2) * stride, order.size)
     leaves = np.empty(order.size, np.int32)  # the fill level of each set: it reaches the border there
     no_extra = np.empty((0, 3), np.int64)
-    n_sets = n_alive = n_out = 0
-    out = np.empty((256, 5), np.int32)
+    n_sets = n_alive = 0
     highest = 255
     while highest >= 0 and level_slot[highest] < 0:
         highest -= 1
@@ -411,7 +417,7 @@ def _hole_rows(u8, level_slot):
                 i += 1
         if level_slot[v] >= 0:
             out, n_out = _emit(out, n_out, level_slot[v], alive, n_alive, box, 1, width, height)
-    return out[:n_out]
+    return out, n_out
 
 
 @njit(cache=True, nogil=True)
@@ -428,13 +434,10 @@ def level_boxes(u8, level_slot, ring_groups):
         (K, 5) int32 rows ``(slot, x0, y0, x1, y1)``, wsolevaluation's
         clipped inclusive boxes: outer contours then hole contours.
     """
-    order, coord, start = _sorted_pixels(u8, np.empty(0, np.int32))
-    outer = _component_rows(u8, level_slot, order, coord, start, ring_groups)
-    holes = _hole_rows(u8, level_slot)
-    rows = np.empty((outer.shape[0] + holes.shape[0], 5), np.int32)
-    rows[: outer.shape[0]] = outer
-    rows[outer.shape[0] :] = holes
-    return rows
+    out = np.empty((1024, 5), np.int32)
+    out, n_out = _component_rows(u8, level_slot, ring_groups, out, 0)
+    out, n_out = _hole_rows(u8, level_slot, out, n_out)
+    return out[:n_out]
 
 
 @njit(cache=True, nogil=True)
@@ -465,7 +468,10 @@ def largest_contour_boxes(u8, level_slot, ring_groups, window_weights):
     n_pixels = (height + 2) * stride
     ring = _ring8(stride)
     fill = fill_levels(u8)
-    filled = fill.reshape(height + 2, stride)[1:-1, 1:-1]
+    filled = np.empty((height, width), np.int32)  # fill without the frame
+    for y in range(height):
+        for x in range(width):
+            filled[y, x] = fill[(y + 1) * stride + x + 1]
     every = np.empty(0, np.int32)
     u_order, u_coord, u_start = _sorted_pixels(u8, every)
     f_order, f_coord, f_start = _sorted_pixels(filled, every)
@@ -503,6 +509,8 @@ def largest_contour_boxes(u8, level_slot, ring_groups, window_weights):
                 ties = 0
             elif f_extra[r, 0] == f_extra[best, 0]:
                 ties += 1
+        if best == OUT:  # an empty mask (not a wanted level by contract): wsolevaluation's (0, 0, 0, 0)
+            continue
         undecided = ties > 0
         if not undecided and f_extra[best, 1] <= v - 1:  # it has holes: is its own polygon > 0?
             own = _root(u_sets[1], u_sets[0][f_extra[best, 2]])

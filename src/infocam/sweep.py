@@ -1,4 +1,4 @@
-"""The MaxBoxAccV2 threshold sweep, exactly as wsolevaluation computes it.
+"""The MaxBoxAcc threshold sweeps, exactly as wsolevaluation computes them.
 
 wsolevaluation (Choe et al., CVPR 2020, ``BoxEvaluator`` with
 ``multi_contour_eval=True``) scores one normalised score map against its
@@ -18,6 +18,11 @@ ground-truth boxes as follows; this module reproduces it to the pixel.
    ``(x0, y0, x1 - 1, y1 - 1)``. Threshold ``t`` is a hit at IoU level ``d``
    (30, 50, 70) when ANY (candidate, GT) pair has ``IoU >= d / 100``.
 
+The first MaxBoxAcc (``multi_contour_eval=False``, ``multi_contour=False``
+here) keeps in step 3 only the first contour of largest ``cv2.contourArea``
+(the area of the polygon through the contour's pixel centres, not its
+pixel count); ties go to the first in ``findContours``' order.
+
 What the contours are (checked against OpenCV 5 on every test map): the
 contours of ``RETR_TREE`` on a binary mask are exactly
 
@@ -32,9 +37,9 @@ contours of ``RETR_TREE`` on a binary mask are exactly
 
 :func:`reference_sweep` is the plain per-threshold loop over
 ``cv2.findContours`` (the ground truth). :func:`fast_sweep` gives the
-identical output from the component trees of the map: every distinct cut
-level is computed once, and the components at all levels come from one pass
-over the pixels (see :func:`candidate_boxes`).
+identical output with compiled kernels (:mod:`infocam._sweep_kernels`):
+every distinct cut level is computed once, and the components at all levels
+come from one union-find pass over the pixels (see :func:`candidate_boxes`).
 """
 
 from __future__ import annotations

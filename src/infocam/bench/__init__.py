@@ -7,9 +7,11 @@ name           what is compared (goal)
                torch-cam's CAM beside them when installed (ratio <= 1.03)
 ``pipeline``   forward + maps + boxes images/s (default with ``--device
                cuda`` only; informational)
-``boxes``      ``boxes_from_maps`` vs a plain OpenCV loop (>= 1x)
-``sweep``      ``fast_sweep`` vs ``reference_sweep``, identical hits
-               (>= 20x at step 0.001)
+``boxes``      ``boxes_from_maps`` vs a plain OpenCV loop, CAM maps and
+               white noise (>= 1x on CAM maps)
+``sweep``      ``fast_sweep`` vs ``reference_sweep`` on CAM maps (float64,
+               float32; both MaxBoxAcc versions) and white noise,
+               identical hits (>= 50x at step 0.001, CAM, float64, V2)
 ``memory``     evaluation peak RSS, N vs 10 N images (growth < 10%)
 ``trainer``    ``fit`` vs a bare torch loop (>= 0.95x)
 ``score``      ``infocam score`` over 5,794 CAM-like maps vs wsolevaluation's
@@ -33,14 +35,14 @@ from typing import Any
 import torch
 
 from infocam.bench import (
-    boxes,
+    boxes_vs_opencv,
     demo,
     faithfulness,
     map_overhead,
     memory,
     pipeline,
     score,
-    sweep,
+    sweep_vs_loop,
     trainer,
 )
 from infocam.bench.common import BenchContext, error_entry, machine_info
@@ -57,7 +59,10 @@ __all__ = [
 
 #: Every measurement, in the order they run and print.
 MEASUREMENTS: dict[str, ModuleType] = {
-    m.NAME: m for m in (map_overhead, pipeline, boxes, sweep, score, memory, trainer, demo, faithfulness)
+    m.NAME: m
+    for m in (
+        map_overhead, pipeline, boxes_vs_opencv, sweep_vs_loop, score, memory, trainer, demo, faithfulness
+    )
 }
 #: Run by default only on a GPU.
 GPU_ONLY_DEFAULT = ("pipeline",)
