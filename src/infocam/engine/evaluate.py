@@ -430,7 +430,7 @@ def evaluate_checkpoint(
                 f"{data_cfg.get('root')} has {dataset.num_classes}: evaluate it on the data it was trained for"
             )
         if pxap and not getattr(dataset, "has_masks", False):
-            raise InputError(f"--pxap needs masks: the {data_cfg.get('format')} data at {data_cfg.get('root')} has none")
+            raise ValueError(f"pxap needs masks: the {data_cfg.get('format')} data at {data_cfg.get('root')} has none")
         on_batch = None
         if save_maps:
             from infocam.engine.score import MapSaver
