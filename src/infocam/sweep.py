@@ -199,9 +199,15 @@ def reference_sweep(
 
 def _kernels():
     """The compiled kernels (numba is imported on the first fast sweep, not with infocam)."""
-    from infocam import _sweep_kernels
+    global _KERNELS
+    if _KERNELS is None:
+        from infocam import _sweep_kernels
 
-    return _sweep_kernels
+        _KERNELS = _sweep_kernels
+    return _KERNELS
+
+
+_KERNELS = None
 
 
 class Levels(NamedTuple):
@@ -210,6 +216,7 @@ class Levels(NamedTuple):
     distinct: np.ndarray  # (L,) int64, ascending; every level >= 256 is listed as 256
     of_given: np.ndarray  # (T,) position in ``distinct`` of each given level
     slot: np.ndarray  # (256,) int64: level -> position, for the levels the kernels cut; -1 elsewhere
+    peak: int  # the map's largest uint8 value: every level >= it cuts an empty mask
 
 
 def _distinct_levels(levels: np.ndarray, peak: int) -> Levels:
@@ -223,7 +230,7 @@ def _distinct_levels(levels: np.ndarray, peak: int) -> Levels:
     distinct = np.flatnonzero(present)
     position = np.cumsum(present) - 1
     slot = np.where(present[:256] & (np.arange(256) < peak), position[:256], -1)
-    return Levels(distinct, position[clipped], slot)
+    return Levels(distinct, position[clipped], slot, peak)
 
 
 def _level_rows(u8: np.ndarray, levels: Levels) -> np.ndarray:
@@ -234,7 +241,7 @@ def _level_rows(u8: np.ndarray, levels: Levels) -> np.ndarray:
     """
     k = _kernels()
     rows = k.level_boxes(np.ascontiguousarray(u8), levels.slot, k.RING_GROUPS)
-    empty = np.flatnonzero(levels.distinct >= int(u8.max()))
+    empty = np.flatnonzero(levels.distinct >= levels.peak)
     if empty.size:
         rows = np.concatenate([rows, np.pad(empty[:, None], ((0, 0), (0, 4))).astype(np.int32)])
     return rows
@@ -335,11 +342,12 @@ def fast_sweep(
     u8 = scoremap_to_uint8(arr)
     gt = gt_boxes_inclusive(gt_boxes)
     d = _check_iou_thresholds(iou_thresholds)
-    levels = threshold_levels(thresholds, int(u8.max()))
+    peak = int(u8.max())
+    levels = threshold_levels(thresholds, peak)
     out = np.zeros((levels.size, d.size), dtype=bool)
     if gt.shape[0] == 0:
         return out
-    lv = _distinct_levels(levels, int(u8.max()))
+    lv = _distinct_levels(levels, peak)
     if multi_contour:
         rows = _level_rows(u8, lv)
     else:
