@@ -16,6 +16,8 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from typing import TYPE_CHECKING, Any
+
 from infocam import losses
 from infocam.boxes import all_component_boxes, boxes_at_thresholds, boxes_from_maps
 from infocam.errors import InputError
@@ -23,6 +25,9 @@ from infocam.extract import CAMExtractor, CAMResult
 from infocam.iou import box_iou
 from infocam.maps import METHODS, cam_maps, normalize_maps, region_sum, resize_maps
 from infocam.metrics import WSOLMeter
+
+if TYPE_CHECKING:  # imported on first use at run time (see __getattr__)
+    from infocam.engine.score import score_maps
 
 __all__ = [
     "METHODS",
@@ -44,7 +49,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Any:
     if name == "score_maps":  # imported on first use: it pulls in the data readers
         from infocam.engine.score import score_maps
 
