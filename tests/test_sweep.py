@@ -17,6 +17,7 @@ from infocam.sweep import (
     candidate_boxes,
     contour_boxes,
     fast_sweep,
+    fast_sweeps,
     gt_boxes_inclusive,
     inclusive_iou,
     reference_sweep,
@@ -43,6 +44,11 @@ def assert_same_candidates(scoremap: np.ndarray, levels=ALL_LEVELS) -> None:
     lv = _distinct_levels(np.asarray(levels), int(u8.max()))
     first = [contour_boxes((u8 > x).astype(np.uint8), multi_contour=False)[0].tolist() for x in lv.distinct]
     assert _largest_contour_boxes(u8, lv).tolist() == first
+    # the shared passes give every contour's box too, as candidate_boxes does
+    largest, rows = _largest_contour_boxes(u8, lv, rows_too=True)
+    assert largest.tolist() == first
+    lev, boxes = candidate_boxes(scoremap, lv.distinct)
+    assert sorted(map(tuple, rows.tolist())) == sorted(zip(lev.tolist(), *boxes.T.tolist()))
 
 
 def cam_map(seed: int, dtype=np.float64, size: int = 14) -> np.ndarray:
@@ -56,9 +62,12 @@ def cam_map(seed: int, dtype=np.float64, size: int = 14) -> np.ndarray:
 
 
 def assert_sweeps_agree(m, gt, thr) -> None:
-    for multi_contour in (True, False):
+    """fast_sweep (both versions) and fast_sweeps (both at once) equal the reference loop."""
+    both = fast_sweeps(m, gt, thr)
+    for multi_contour, shared in ((True, both[0]), (False, both[1])):
         want = reference_sweep(m, gt, thr, multi_contour=multi_contour)
         assert np.array_equal(fast_sweep(m, gt, thr, multi_contour=multi_contour), want), multi_contour
+        assert np.array_equal(shared, want), multi_contour
 
 
 def smooth(rng, h, w, sigma) -> np.ndarray:
@@ -376,7 +385,7 @@ def test_property_any_uint8_map_every_level(u8, seed):
 # ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("sweep", [reference_sweep, fast_sweep])
+@pytest.mark.parametrize("sweep", [reference_sweep, fast_sweep, fast_sweeps])
 def test_bad_arguments_name_the_argument(sweep):
     ok = np.zeros((4, 4), np.float32)
     with pytest.raises(ValueError, match="scoremap"):

