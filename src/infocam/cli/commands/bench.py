@@ -18,8 +18,10 @@ measurements (--only):
   maps      ResNet50 forward vs forward + CAM/infoCAM/infoCAM+ maps (goal <= 1.03x);
             torch-cam's CAM beside them when torchcam is installed
   pipeline  forward + maps + boxes images/s (default on --device cuda only)
-  boxes     boxes_from_maps vs a plain OpenCV findContours loop (goal >= 1x)
-  sweep     MaxBoxAccV2 fast_sweep vs reference_sweep, identical hits (goal >= 20x)
+  boxes     boxes_from_maps vs a plain OpenCV findContours loop, CAM maps and white
+            noise (goal >= 1x on CAM maps)
+  sweep     fast_sweep vs reference_sweep on CAM maps (float64, float32, both MaxBoxAcc
+            versions) and white noise, CPU time per map, identical hits (goal >= 50x)
   score     `infocam score` over 5,794 CAM-like maps, step 0.001, vs wsolevaluation's
             per-threshold loop (goal <= 30 s), identical hits
   memory    evaluation peak RSS for N vs 10N images (goal growth < 10%)
