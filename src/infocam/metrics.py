@@ -50,6 +50,7 @@ from infocam.sweep import (
     IOU_THRESHOLDS,
     contour_boxes,
     fast_sweep,
+    fast_sweeps,
     gt_boxes_inclusive,
     reference_sweep,
     scoremap_to_uint8,
@@ -330,11 +331,18 @@ class WSOLMeter:
         sweep_hits = np.zeros_like(self.sweep_hits)
         sweep_hits_v1 = np.zeros_like(self.sweep_hits_v1)
         run = SWEEPS[self.sweep]
+        both = self.max_box_acc and self.max_box_acc_v1 and self.sweep == "fast"
         for i in range(b):
+            gt = gts[i].numpy()
+            if both:  # one pass over the pixels serves both versions; V1_IOU rides as an extra column
+                v2, v1 = fast_sweeps(scores[i], gt, self.thresholds, (*self.iou_thresholds, V1_IOU))
+                sweep_hits += v2[:, :-1]
+                sweep_hits_v1 += v1[:, -1]
+                continue
             if self.max_box_acc:
-                sweep_hits += run(scores[i], gts[i].numpy(), self.thresholds, self.iou_thresholds)
+                sweep_hits += run(scores[i], gt, self.thresholds, self.iou_thresholds)
             if self.max_box_acc_v1:
-                sweep_hits_v1 += run(scores[i], gts[i].numpy(), self.thresholds, (V1_IOU,), multi_contour=False)[:, 0]
+                sweep_hits_v1 += run(scores[i], gt, self.thresholds, (V1_IOU,), multi_contour=False)[:, 0]
 
         s = self.scalars
         s["count"] += b
