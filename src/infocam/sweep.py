@@ -45,13 +45,27 @@ come from one union-find pass over the pixels (see :func:`candidate_boxes`).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import NamedTuple
+from types import ModuleType
+from typing import Any, Literal, NamedTuple, overload
 
 import cv2
 import numpy as np
 import torch
 
 from infocam.iou import inclusive_iou
+
+__all__ = [
+    "IOU_THRESHOLDS",
+    "Levels",
+    "candidate_boxes",
+    "contour_boxes",
+    "fast_sweep",
+    "fast_sweeps",
+    "gt_boxes_inclusive",
+    "reference_sweep",
+    "scoremap_to_uint8",
+    "threshold_levels",
+]
 
 IOU_THRESHOLDS: tuple[int, ...] = (30, 50, 70)
 
@@ -63,7 +77,7 @@ _EMPTY_BOX = np.zeros((1, 4), dtype=np.int64)  # wsolevaluation's box when there
 # ----------------------------------------------------------------------------
 
 
-def _as_array(scoremap) -> np.ndarray:
+def _as_array(scoremap: Any) -> np.ndarray:
     """A torch tensor (any device; half types become float32) or array-like -> ndarray."""
     if isinstance(scoremap, torch.Tensor):
         x = scoremap.detach().cpu()
@@ -103,7 +117,7 @@ def threshold_levels(thresholds: Sequence[float] | np.ndarray, peak: int) -> np.
     return (t * int(peak)).astype(np.int64)
 
 
-def gt_boxes_inclusive(gt_boxes: Sequence | np.ndarray) -> np.ndarray:
+def gt_boxes_inclusive(gt_boxes: Sequence[Any] | np.ndarray) -> np.ndarray:
     """Half-open GT boxes (G, 4) -> wsolevaluation's inclusive ``(x0, y0, x1-1, y1-1)``, float64."""
     if isinstance(gt_boxes, torch.Tensor):
         gt_boxes = gt_boxes.detach().cpu().double().numpy()
@@ -119,7 +133,8 @@ def gt_boxes_inclusive(gt_boxes: Sequence | np.ndarray) -> np.ndarray:
         raise ValueError(f"gt_boxes must have shape (G, 4) (x0, y0, x1, y1); got {g.shape}")
     if not np.isfinite(g).all():
         raise ValueError("gt_boxes must be finite")
-    return g - np.array([0.0, 0.0, 1.0, 1.0])
+    inclusive: np.ndarray = g - np.array([0.0, 0.0, 1.0, 1.0])
+    return inclusive
 
 
 def _check_iou_thresholds(iou_thresholds: Sequence[float]) -> np.ndarray:
@@ -146,7 +161,7 @@ def contour_boxes(mask: np.ndarray, multi_contour: bool = True) -> np.ndarray:
     height, width = m.shape
     contours = cv2.findContours(m, cv2.RETR_TREE, cv2.CHAIN_APPROX_SIMPLE)[0]
     if len(contours) == 0:
-        return _EMPTY_BOX.copy()
+        return np.array(_EMPTY_BOX)
     if not multi_contour:
         contours = [max(contours, key=cv2.contourArea)]  # the first of largest area
     rects = np.array([cv2.boundingRect(c) for c in contours], dtype=np.int64)
@@ -156,7 +171,7 @@ def contour_boxes(mask: np.ndarray, multi_contour: bool = True) -> np.ndarray:
 
 def reference_sweep(
     scoremap: np.ndarray,
-    gt_boxes: Sequence | np.ndarray,
+    gt_boxes: Sequence[Any] | np.ndarray,
     thresholds: Sequence[float] | np.ndarray,
     iou_thresholds: Sequence[float] = IOU_THRESHOLDS,
     multi_contour: bool = True,
@@ -197,7 +212,7 @@ def reference_sweep(
 # ----------------------------------------------------------------------------
 
 
-def _kernels():
+def _kernels() -> ModuleType:
     """The compiled kernels (numba is imported on the first fast sweep, not with infocam)."""
     global _KERNELS
     if _KERNELS is None:
@@ -207,7 +222,7 @@ def _kernels():
     return _KERNELS
 
 
-_KERNELS = None
+_KERNELS: ModuleType | None = None
 
 
 class Levels(NamedTuple):
@@ -251,7 +266,13 @@ def _with_empty_levels(rows: np.ndarray, levels: Levels) -> np.ndarray:
     return rows
 
 
-def _largest_contour_boxes(u8: np.ndarray, levels: Levels, rows_too: bool = False):
+@overload
+def _largest_contour_boxes(u8: np.ndarray, levels: Levels, rows_too: Literal[False] = False) -> np.ndarray: ...
+@overload
+def _largest_contour_boxes(u8: np.ndarray, levels: Levels, rows_too: Literal[True]) -> tuple[np.ndarray, np.ndarray]: ...
+def _largest_contour_boxes(
+    u8: np.ndarray, levels: Levels, rows_too: bool = False
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """The box of the first contour of largest ``cv2.contourArea`` at each distinct level (L, 4).
 
     The kernel decides almost every level; a level where contour areas tie
@@ -272,7 +293,9 @@ def _largest_contour_boxes(u8: np.ndarray, levels: Levels, rows_too: bool = Fals
     return boxes, _with_empty_levels(rows, levels)
 
 
-def _expand_to_given(position: np.ndarray, boxes: np.ndarray, given_to_distinct: np.ndarray):
+def _expand_to_given(
+    position: np.ndarray, boxes: np.ndarray, given_to_distinct: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Boxes listed per distinct level -> per given level (repeats get copies), ordered by level."""
     order = np.argsort(position, kind="stable")
     position, boxes = position[order], boxes[order]
@@ -335,7 +358,7 @@ def candidate_boxes(
 
 def fast_sweep(
     scoremap: np.ndarray,
-    gt_boxes: Sequence | np.ndarray,
+    gt_boxes: Sequence[Any] | np.ndarray,
     thresholds: Sequence[float] | np.ndarray,
     iou_thresholds: Sequence[float] = IOU_THRESHOLDS,
     multi_contour: bool = True,
@@ -357,7 +380,7 @@ def fast_sweep(
 
 def fast_sweeps(
     scoremap: np.ndarray,
-    gt_boxes: Sequence | np.ndarray,
+    gt_boxes: Sequence[Any] | np.ndarray,
     thresholds: Sequence[float] | np.ndarray,
     iou_thresholds: Sequence[float] = IOU_THRESHOLDS,
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -375,7 +398,9 @@ def fast_sweeps(
     return _hits(rows, gt, d, lv), _hits(_largest_rows(largest), gt, d, lv)
 
 
-def _sweep_inputs(scoremap, gt_boxes, thresholds, iou_thresholds):
+def _sweep_inputs(
+    scoremap: Any, gt_boxes: Any, thresholds: Any, iou_thresholds: Sequence[float]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, Levels]:
     """Checked inputs of a fast sweep: (u8 map, inclusive GT boxes, IoU levels, :class:`Levels`)."""
     u8 = scoremap_to_uint8(_as_array(scoremap))
     gt = gt_boxes_inclusive(gt_boxes)
@@ -391,5 +416,6 @@ def _largest_rows(boxes: np.ndarray) -> np.ndarray:
 
 def _hits(rows: np.ndarray, gt: np.ndarray, d: np.ndarray, levels: Levels) -> np.ndarray:
     """(given levels, IoU levels) bool: the best IoU of each level's boxes reaches ``d / 100``."""
-    best = _kernels().best_iou(rows, gt, levels.distinct.size)  # inclusive_iou's arithmetic
-    return best[levels.of_given][:, None] >= d[None, :] / 100
+    best: np.ndarray = _kernels().best_iou(rows, gt, levels.distinct.size)  # inclusive_iou's arithmetic
+    hits: np.ndarray = best[levels.of_given][:, None] >= d[None, :] / 100
+    return hits
