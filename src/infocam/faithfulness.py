@@ -41,6 +41,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from infocam.checks import check_choice
 from infocam.maps import normalize_maps, resize_maps
 
 __all__ = [
@@ -84,12 +85,6 @@ ROAD_NOISE = 0.01
 def _check_int(value: object, name: str, low: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
         raise ValueError(f"{name} must be an integer >= {low}; got {value!r}")
-    return value
-
-
-def _check_choice(value: object, name: str, choices: tuple[str, ...]) -> str:
-    if not isinstance(value, str) or value not in choices:
-        raise ValueError(f"{name} must be one of {choices}; got {value!r}")
     return value
 
 
@@ -202,7 +197,7 @@ def baseline_images(images: Tensor, baseline: str) -> Tensor:
     sigma 5 pixels, zero padding (so the borders darken towards zero).
     ``"mean"`` is each image's own per-channel mean.
     """
-    baseline = _check_choice(baseline, "baseline", BASELINES)
+    baseline = check_choice(baseline, "baseline", BASELINES)
     if baseline == "zeros":
         return torch.zeros_like(images)
     if baseline == "mean":
@@ -276,9 +271,9 @@ def deletion_insertion(
     _check_inputs(images, maps)
     steps = _check_int(steps, "steps", 1)
     batch_size = _check_int(batch_size, "batch_size", 1)
-    deletion_baseline = _check_choice(deletion_baseline, "deletion_baseline", BASELINES)
-    insertion_baseline = _check_choice(insertion_baseline, "insertion_baseline", BASELINES)
-    score = _check_choice(score, "score", SCORES)
+    deletion_baseline = check_choice(deletion_baseline, "deletion_baseline", BASELINES)
+    insertion_baseline = check_choice(insertion_baseline, "insertion_baseline", BASELINES)
+    score = check_choice(score, "score", SCORES)
     b, _, h, w = images.shape
     device = images.device
     targets = _check_targets(targets, b, device)
@@ -336,7 +331,7 @@ def reference_curve(
     score: str = "softmax",
 ) -> Tensor:
     """One curve, the plain way: one forward pass per step (the check on :func:`deletion_insertion`)."""
-    kind = _check_choice(kind, "kind", ("deletion", "insertion"))
+    kind = check_choice(kind, "kind", ("deletion", "insertion"))
     _check_inputs(images, maps)
     b, _, h, w = images.shape
     targets = _check_targets(targets, b, images.device)
@@ -348,7 +343,7 @@ def reference_curve(
         for k in step_counts(h * w, steps).tolist():
             chosen = ranks < k
             x = torch.where(chosen, base, images) if kind == "deletion" else torch.where(chosen, images, base)
-            points.append(_scores(model, x, targets, _check_choice(score, "score", SCORES)))
+            points.append(_scores(model, x, targets, check_choice(score, "score", SCORES)))
     return torch.stack(points, dim=1)
 
 
@@ -379,7 +374,7 @@ def confidence_change(
     "score", "masked_score"}``, each (B,) float32.
     """
     _check_inputs(images, maps)
-    score = _check_choice(score, "score", SCORES)
+    score = check_choice(score, "score", SCORES)
     b, _, h, w = images.shape
     targets = _check_targets(targets, b, images.device)
     mask = normalize_maps(resize_maps(maps.to(images.device), (h, w))).to(images.dtype).unsqueeze(1)
@@ -494,8 +489,8 @@ def road(
     high; the paper's summary is the mean over the fractions.
     """
     _check_inputs(images, maps)
-    order = _check_choice(order, "order", ("morf", "lerf"))
-    score = _check_choice(score, "score", SCORES)
+    order = check_choice(order, "order", ("morf", "lerf"))
+    score = check_choice(score, "score", SCORES)
     batch_size = _check_int(batch_size, "batch_size", 1)
     fr = [float(f) for f in fractions]
     if not fr or any(not 0.0 <= f < 1.0 for f in fr):
@@ -535,7 +530,7 @@ class FaithfulnessMeter:
 
     def __init__(self, *, steps: int = 50, score: str = "softmax", batch_size: int = 256) -> None:
         self.steps = _check_int(steps, "steps", 1)
-        self.score = _check_choice(score, "score", SCORES)
+        self.score = check_choice(score, "score", SCORES)
         self.batch_size = _check_int(batch_size, "batch_size", 1)
         self.fractions: Tensor | None = None
         self._sums = torch.zeros(5 + 2 * (steps + 1), dtype=torch.float64)
