@@ -123,7 +123,7 @@ def _timed_score(maps: Path, meta: Path, workers: int | None, split_dir: Path | 
 
 
 def measure(ctx: BenchContext) -> dict[str, Any]:
-    from infocam.engine.score import usable_cores
+    from infocam.engine.pool import usable_cores
 
     t_start = time.perf_counter()
     n = 120 if ctx.quick else N_MAPS

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import numbers
 import sys
+import time
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
@@ -90,6 +92,51 @@ def _iter_thresholds(thresholds: float | Sequence[float]) -> list[float]:
     return [check_threshold(t) for t in ts]
 
 
+def check_cpu_workers(cpu_workers: object) -> int:
+    """``cpu_workers`` as an int >= 0; ValueError naming the argument otherwise."""
+    if isinstance(cpu_workers, bool) or not isinstance(cpu_workers, numbers.Integral) or cpu_workers < 0:
+        raise ValueError(f"cpu_workers must be an integer >= 0 (0: score in this process); got {cpu_workers!r}")
+    return int(cpu_workers)
+
+
+def _score_batch(meters: dict[tuple[str, float], WSOLMeter], recipe: dict[str, tuple],
+                 recipe_thresholds: dict[tuple, list[float]], by_recipe: dict[tuple, Tensor], gts: list[Tensor],
+                 logits: Tensor, labels: Tensor, masks: Tensor | None) -> None:
+    """A batch's CPU work: each recipe's maps boxed at all of its thresholds in one call, then every meter updated."""
+    boxes = {
+        (key, t): b
+        for key, ts_ in recipe_thresholds.items()
+        for t, b in zip(ts_, boxes_at_thresholds(by_recipe[key], ts_))
+    }
+    for (name, t), meter in meters.items():
+        meter.update(by_recipe[recipe[name]], gts, logits=logits, labels=labels, masks=masks,
+                     boxes=boxes[(recipe[name], t)])
+
+
+# -- the worker processes of ``cpu_workers`` -----------------------------------
+
+_WORKER: dict = {}
+
+
+def _init_cpu_worker(meters: dict, recipe: dict, recipe_thresholds: dict) -> None:
+    torch.set_num_threads(1)  # one core per worker
+    _WORKER.update(meters=meters, recipe=recipe, recipe_thresholds=recipe_thresholds)
+
+
+def _cpu_task(args: tuple) -> dict[tuple[str, float], object]:
+    """One batch scored in a worker by fresh meters: their integer counts (:meth:`WSOLMeter.counts`)."""
+    meters = _WORKER["meters"]
+    for meter in meters.values():
+        meter.reset()
+    _score_batch(meters, _WORKER["recipe"], _WORKER["recipe_thresholds"], *args)
+    return {key: meter.counts() for key, meter in meters.items()}
+
+
+def _add_counts(meters: dict[tuple[str, float], WSOLMeter], counts: dict) -> None:
+    for key, meter in meters.items():
+        meter.load_counts(meter.counts() + counts[key])  # exact int64 sums
+
+
 def _check_labels(labels: Tensor, num_classes: int, batch: dict) -> None:
     """Class indices outside the model's classes are a data error, named with the image id."""
     if labels.is_floating_point() or labels.dim() != 1 or not labels.numel():
@@ -124,6 +171,8 @@ def evaluate(
     extractor: CAMExtractor | None = None,
     faithfulness: int | None = None,
     faithfulness_images: int | None = None,
+    cpu_workers: int = 0,
+    timings: dict | None = None,
 ) -> dict:
     """Score every variant at every threshold over ``loader``.
 
@@ -144,8 +193,21 @@ def evaluate(
     maps (:class:`infocam.faithfulness.FaithfulnessMeter`) under
     ``methods[name]["faithfulness"]``; ``faithfulness_images=N`` scores only
     the first N images with them (the curves cost 2 S forward passes per image).
+
+    ``cpu_workers=N`` (N >= 1) scores each batch (boxes at every threshold,
+    the sweeps, PxAP) in a pool of N worker processes while this process
+    runs the next batches' forward passes; at most N + 1 batches are in
+    flight, and the workers' integer counts are summed exactly, so the
+    numbers equal those of ``cpu_workers=0`` (all in this process). The
+    maps, ``on_batch`` and faithfulness stay in this process. ``timings``,
+    a dict, is filled with the seconds spent waiting for the loader
+    (``data_s``), in the forward pass, the maps, ``on_batch`` and
+    faithfulness (``forward_s``), on the CPU scoring (``cpu_s``: the work
+    itself, or the wait for the workers) and in all (``wall_s``).
     """
+    t_start = time.perf_counter()
     ts = _iter_thresholds(thresholds)
+    cpu_workers = check_cpu_workers(cpu_workers)
     cam_curve_step = check_step(cam_curve_step)
     if not variants:
         raise ValueError("variants must name at least one method: no method to evaluate")
@@ -174,45 +236,77 @@ def evaluate(
                 pxap=pxap and first,
             )
     faith = _faithfulness_meters(owner, faithfulness, faithfulness_images)
+    spent = dict.fromkeys(("data_s", "forward_s", "cpu_s"), 0.0)
+    pool = None
+    pending: deque = deque()
+
+    def collect(keep: int) -> None:
+        """Merge finished batches' counts until at most ``keep`` are in flight."""
+        t = time.perf_counter()
+        while len(pending) > keep:
+            _add_counts(meters, pending.popleft().get())
+        spent["cpu_s"] += time.perf_counter() - t
+
     count = 0
     try:
         total = len(loader)  # type: ignore[arg-type]
     except TypeError:  # an iterable without a length
         total = None
-    batches = iter(loader)
-    # a bar only on a terminal: no carriage-return noise in logs
-    bar = tqdm(batches, total=total, desc="evaluate", unit="batch", disable=None if progress else True,
-               leave=False, file=sys.stderr)
-    with workers_stopped_on_error(batches):
-        for batch in bar:
-            images = batch["image"].to(device, non_blocking=True)
-            given = torch.as_tensor(batch["label"])
-            labels = given.to(device)
-            res = extractor(images, methods=(), targets=labels)
-            _check_labels(given, int(res.logits.shape[1]), batch)
-            # each recipe's maps are made at the image size once, then shared by its meters
-            by_recipe = {
-                key: variant_maps(*key, images, res, extractor.fc.weight, labels, padding) for key in owner
-            }
-            maps = {v.name: by_recipe[recipe[v.name]] for v in variants}
-            # ... and boxed at all of their thresholds in one call
-            boxes = {
-                (key, t): b
-                for key, ts_ in recipe_thresholds.items()
-                for t, b in zip(ts_, boxes_at_thresholds(by_recipe[key], ts_))
-            }
-            masks = batch.get("mask")
-            gts = check_gt_boxes(batch["boxes"], images.shape[0])  # checked once, shared by every meter
-            for (name, t), meter in meters.items():
-                meter.update(maps[name], gts, logits=res.logits, labels=labels, masks=masks,
-                             boxes=boxes[(recipe[name], t)])
-            if faith:
-                take = images.shape[0] if faithfulness_images is None else max(0, faithfulness_images - count)
-                for key, meter in faith.items():
-                    meter.update(model, images[:take], by_recipe[key][:take], labels[:take])
-            if on_batch is not None:
-                on_batch(batch, res, maps)
-            count += images.shape[0]
+    try:
+        if cpu_workers:  # started before the loader's workers, whose threads a fork must not copy
+            from infocam.engine.pool import process_pool
+
+            pool = process_pool(cpu_workers, _init_cpu_worker, (meters, recipe, recipe_thresholds))
+        batches = iter(loader)
+        # a bar only on a terminal: no carriage-return noise in logs
+        bar = tqdm(batches, total=total, desc="evaluate", unit="batch", disable=None if progress else True,
+                   leave=False, file=sys.stderr)
+        with workers_stopped_on_error(batches):
+            t = time.perf_counter()
+            for batch in bar:
+                t_batch = time.perf_counter()
+                spent["data_s"] += t_batch - t
+                images = batch["image"].to(device, non_blocking=True)
+                given = torch.as_tensor(batch["label"])
+                labels = given.to(device)
+                res = extractor(images, methods=(), targets=labels)
+                _check_labels(given, int(res.logits.shape[1]), batch)
+                # each recipe's maps are made at the image size once, then shared by its meters
+                by_recipe = {
+                    key: variant_maps(*key, images, res, extractor.fc.weight, labels, padding) for key in owner
+                }
+                maps = {v.name: by_recipe[recipe[v.name]] for v in variants}
+                masks = batch.get("mask")
+                gts = check_gt_boxes(batch["boxes"], images.shape[0])  # checked once, shared by every meter
+                if pool is None:
+                    if timings is not None and images.is_cuda:  # the device's work counts as the forward's
+                        torch.cuda.synchronize(images.device)
+                    t = time.perf_counter()
+                    spent["forward_s"] += t - t_batch
+                    _score_batch(meters, recipe, recipe_thresholds, by_recipe, gts, res.logits, labels, masks)
+                    spent["cpu_s"] += time.perf_counter() - t
+                else:  # the maps go to the CPU (this waits for the device), then to a worker
+                    work = ({k: m.cpu() for k, m in by_recipe.items()}, gts, res.logits.cpu(), labels.cpu(), masks)
+                    spent["forward_s"] += time.perf_counter() - t_batch
+                    pending.append(pool.apply_async(_cpu_task, (work,)))
+                    collect(cpu_workers + 1)
+                t_rest = time.perf_counter()
+                if faith:
+                    take = images.shape[0] if faithfulness_images is None else max(0, faithfulness_images - count)
+                    for key, meter in faith.items():
+                        meter.update(model, images[:take], by_recipe[key][:take], labels[:take])
+                if on_batch is not None:
+                    on_batch(batch, res, maps)
+                count += images.shape[0]
+                t = time.perf_counter()
+                spent["forward_s"] += t - t_rest
+            collect(0)
+    finally:
+        if pool is not None:
+            pool.terminate()
+            pool.join()
+    if timings is not None:
+        timings.update(spent, wall_s=time.perf_counter() - t_start)
     if count == 0:
         raise InputError("the evaluation set is empty: no image to evaluate")
     if reduce is not None:
@@ -350,6 +444,7 @@ def evaluate_checkpoint(
     select_regions: Sequence[int] | None = None,
     batch_size: int = 64,
     workers: int = 2,
+    cpu_workers: int = 0,
     device: str = "auto",
     progress: bool = True,
     json_out: str | None = None,
@@ -372,7 +467,8 @@ def evaluate_checkpoint(
     (what ``infocam score`` reads; an existing non-empty folder needs ``overwrite``).
 
     ``methods`` are scored as the paper does (CAM at R = 1, infoCAM and
-    infoCAM+ at ``region``, all at ``threshold``); ``baselines`` (model-free
+    infoCAM+ at ``region``, all at ``threshold``; ``cpu_workers`` processes
+    score the batches while the next forward passes run, see :func:`evaluate`); ``baselines`` (model-free
     maps, :mod:`infocam.baselines`) beside them. With ``select_on`` (a split,
     e.g. ``val``) each method's threshold and R (the centre Gaussian's width)
     are also chosen on that split among ``select_thresholds`` x
@@ -394,6 +490,7 @@ def evaluate_checkpoint(
         raise ValueError(f"batch_size must be >= 1; got {batch_size}")
     if workers < 0:
         raise ValueError(f"workers must be >= 0; got {workers}")
+    check_cpu_workers(cpu_workers)
     if not methods:
         raise ValueError("methods must name at least one method; got none")
     if region is not None:
@@ -445,7 +542,8 @@ def evaluate_checkpoint(
 
         extractor = CAMExtractor(model)
         common = {"padding": padding, "device": ctx.device, "progress": progress and ctx.is_main,
-                  "reduce": D.all_reduce_sum if ctx.world_size > 1 else None, "extractor": extractor}
+                  "reduce": D.all_reduce_sum if ctx.world_size > 1 else None, "extractor": extractor,
+                  "cpu_workers": cpu_workers}
         r = region if region is not None else int((cfg.get("evaluate") or {}).get("region", 1))
         variants = main_variants(methods, r, ablation=ablation) + baseline_variants(baselines)
         selection = None
@@ -492,6 +590,7 @@ def evaluate_checkpoint(
             "baselines": list(baselines),
             "select_on": select_on,
             "world_size": ctx.world_size,
+            "cpu_workers": cpu_workers,
             # each row's recipe, for the tables
             "variants": {v.name: {"method": v.method, "region": v.region, "width": v.width,
                                   "threshold": v.threshold if v.threshold is not None else threshold}

@@ -28,7 +28,6 @@ import csv
 import io
 import math
 import numbers
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +48,7 @@ from infocam.data.scoremaps import (
     read_truth_mask,
     scale_boxes,
 )
+from infocam.engine.pool import process_pool, usable_cores
 from infocam.errors import InputError
 from infocam.metrics import V1_IOU, WSOLMeter, best_iou, check_gt_boxes
 from infocam.sweep import IOU_THRESHOLDS
@@ -69,14 +69,6 @@ class _Settings:
     has_masks: bool
     sweep: str
     baselines: tuple[str, ...] = ()
-
-
-def usable_cores() -> int:
-    """The cores this process may run on."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not Linux
-        return max(1, os.cpu_count() or 1)
 
 
 # ----------------------------------------------------------------------------
@@ -225,16 +217,6 @@ def _row_header(s: _Settings, with_predictions: bool) -> list[str]:
     return head
 
 
-def _warm_sweeps() -> None:
-    """Run both sweeps once on a tiny map, so that their compiled kernels are loaded in this process."""
-    from infocam.sweep import fast_sweep
-
-    m = np.zeros((4, 4))
-    m[1:3, 1:3] = 1.0
-    for multi in (True, False):
-        fast_sweep(m, [[1, 1, 3, 3]], [0.0, 0.5], (50,), multi_contour=multi)
-
-
 class _Runner:
     """Runs chunk tasks in this process (``workers == 1``) or in one pool of ``workers`` processes."""
 
@@ -245,16 +227,8 @@ class _Runner:
     def __enter__(self) -> _Runner:
         if self.workers <= 1:
             _init_worker(*self.init_args[:3], None)
-        else:
-            import multiprocessing as mp
-
-            # fork, as torch's DataLoader does on Linux: the workers start at once and
-            # run torch with one thread; elsewhere spawn (each worker imports anew)
-            fork = "fork" in mp.get_all_start_methods()
-            if fork:
-                _warm_sweeps()  # the workers inherit the compiled sweep kernels
-            ctx = mp.get_context("fork" if fork else "spawn")
-            self.pool = ctx.Pool(self.workers, initializer=_init_worker, initargs=self.init_args)
+        else:  # the workers run torch with one thread
+            self.pool = process_pool(self.workers, _init_worker, self.init_args)
         return self
 
     def __exit__(self, *exc) -> None:

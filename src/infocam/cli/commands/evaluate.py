@@ -36,6 +36,11 @@ higher insertion is better), Average Drop and Increase in Confidence
 (Grad-CAM++). The curves cost 2 x steps forward passes per image:
 --faithfulness-images N scores only the first N images with them.
 
+--cpu-workers N scores each batch (boxes, the MaxBoxAccV2 sweeps, PxAP) in N
+worker processes while the next batches' forward passes run: the numbers are
+exactly those of the default (scoring in the main process); on a GPU give it
+the spare cores, e.g. --cpu-workers 12 beside --workers 4 on 16 cores.
+
 --pxap adds pixel average precision for data with masks. --save-maps DIR
 writes the maps that were scored, as `infocam score` reads them.
 
@@ -47,6 +52,8 @@ examples:
       --data /data/CUB_200_2011 --format cub --max-box-acc --save-maps maps/
   infocam evaluate --checkpoint runs/mine/best.pt --select-on val --thresholds 0.05:0.95:0.05 \\
       --regions 1,3,5 --baselines all --max-box-acc --json runs/mine/eval_test.json
+  infocam evaluate --checkpoint best.pt --device cuda --batch-size 128 --workers 4 \\
+      --cpu-workers 12 --max-box-acc --cam-curve-step 0.001
   torchrun --nproc-per-node 8 -m infocam evaluate --checkpoint best.pt --region 4 --json eval.json
 """
 
@@ -87,6 +94,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--regions", default=None, help="regions R --select-on chooses among, e.g. 1,3,5 [1 and --region]")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--workers", type=int, default=2, help="data-loading worker processes [2]")
+    p.add_argument("--cpu-workers", type=int, default=0, metavar="N",
+                   help="processes that score batches (boxes, sweeps, PxAP) while the next forward passes run, "
+                        "e.g. --cpu-workers 12; same numbers [0: in the main process]")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N [auto]")
     p.add_argument("--json", metavar="OUT", help="write the results here (atomically)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --json file and write into a non-empty --save-maps")
@@ -142,6 +152,7 @@ def run(args: argparse.Namespace) -> int:
         select_regions=parse_regions(args.regions) if args.regions else None,
         batch_size=args.batch_size,
         workers=args.workers,
+        cpu_workers=args.cpu_workers,
         device=args.device,
         progress=not args.no_progress,
         json_out=args.json,
