@@ -12,6 +12,10 @@ name           what is compared (goal)
 ``sweep``      ``fast_sweep`` vs ``reference_sweep`` on CAM maps (float64,
                float32; both MaxBoxAcc versions) and white noise,
                identical hits (>= 50x at step 0.001, CAM, float64, V2)
+``evaluate``   ``evaluate`` images/s, ResNet50 + 3 maps, GT-known and
+               MaxBoxAccV2 at step 0.001, scoring serial vs in worker
+               processes, identical numbers (CPU: the wait for the workers
+               <= 10% of the wall time; GPU: >= 2,000 images/s)
 ``memory``     evaluation peak RSS, N vs 10 N images (growth < 10%)
 ``trainer``    ``fit`` vs a bare torch loop (>= 0.95x)
 ``score``      ``infocam score`` over 5,794 CAM-like maps vs wsolevaluation's
@@ -37,6 +41,7 @@ import torch
 from infocam.bench import (
     boxes_vs_opencv,
     demo,
+    evaluate,
     faithfulness,
     map_overhead,
     memory,
@@ -61,7 +66,8 @@ __all__ = [
 MEASUREMENTS: dict[str, ModuleType] = {
     m.NAME: m
     for m in (
-        map_overhead, pipeline, boxes_vs_opencv, sweep_vs_loop, score, memory, trainer, demo, faithfulness
+        map_overhead, pipeline, boxes_vs_opencv, sweep_vs_loop, score, evaluate, memory, trainer, demo,
+        faithfulness,
     )
 }
 #: Run by default only on a GPU.

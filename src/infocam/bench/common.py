@@ -28,6 +28,7 @@ __all__ = [
     "machine_info",
     "make_entry",
     "median",
+    "overridden",
     "paired_ratios",
     "rounded",
     "sync",
@@ -165,6 +166,24 @@ def rounded(x: Any, digits: int = 6) -> Any:
     if isinstance(x, (list, tuple)):
         return [rounded(v, digits) for v in x]
     return x
+
+
+def overridden(defaults: Mapping[str, int], env: str, text: str | None = None) -> dict[str, int]:
+    """``defaults`` with the overrides ``key=N,key=N`` (N >= 1) of ``text``, else of the variable ``env``."""
+    from infocam.errors import InputError
+
+    out = dict(defaults)
+    text = os.environ.get(env) if text is None else text
+    for part in (text or "").split(","):
+        if not part.strip():
+            continue
+        key, _, value = part.partition("=")
+        key = key.strip()
+        if key not in out or not value.strip().isdigit() or int(value) < 1:
+            keys = ", ".join(f"{k}=N" for k in out)
+            raise InputError(f"{env}: {part.strip()!r} is not one of {keys} with N >= 1")
+        out[key] = int(value)
+    return out
 
 
 def goal(metric: str, op: str, value: float, text: str) -> dict[str, Any]:

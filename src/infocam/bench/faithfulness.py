@@ -24,8 +24,7 @@ from typing import Any
 
 import torch
 
-from infocam.bench.common import BenchContext, goal, interleaved, make_entry, median, paired_ratios
-from infocam.errors import InputError
+from infocam.bench.common import BenchContext, goal, interleaved, make_entry, median, overridden, paired_ratios
 
 NAME = "faithfulness"
 TITLE = "faithfulness: ResNet50 deletion + insertion curves vs 2 x steps plain forward passes"
@@ -37,17 +36,7 @@ ENV = "INFOCAM_BENCH_FAITHFULNESS"
 
 def sizes(quick: bool, text: str | None = None) -> dict[str, int]:
     """The batch, image size and steps: the defaults, then the overrides in ``text`` (``ENV``'s format)."""
-    out = dict(QUICK if quick else FULL)
-    text = os.environ.get(ENV) if text is None else text
-    for part in (text or "").split(","):
-        if not part.strip():
-            continue
-        key, _, value = part.partition("=")
-        key = key.strip()
-        if key not in out or not value.strip().isdigit() or int(value) < 1:
-            raise InputError(f"{ENV}: {part.strip()!r} is not one of batch=N, size=N, steps=N with N >= 1")
-        out[key] = int(value)
-    return out
+    return overridden(QUICK if quick else FULL, ENV, text)
 
 
 def measure(ctx: BenchContext) -> dict[str, Any]:
