@@ -32,7 +32,7 @@ from infocam.errors import InputError
 from infocam.extract import CAMExtractor
 from infocam.faithfulness import FaithfulnessMeter
 from infocam.maps import METHODS, cam_maps, resize_maps
-from infocam.metrics import WSOLMeter, check_gt_boxes
+from infocam.metrics import CheckedBoxes, WSOLMeter, check_gt_boxes
 
 __all__ = ["Variant", "baseline_variants", "evaluate", "main_variants"]
 
@@ -123,12 +123,23 @@ def _init_cpu_worker(meters: dict, recipe: dict, recipe_thresholds: dict) -> Non
     _WORKER.update(meters=meters, recipe=recipe, recipe_thresholds=recipe_thresholds)
 
 
+def _worker_batch(by_recipe: dict[tuple, Tensor], gts: list[Tensor], logits: Tensor, labels: Tensor,
+                  masks: Tensor | None) -> tuple:
+    """What a worker needs of a batch: the maps (and masks) as CPU tensors, which travel through shared
+    memory (one file descriptor each), and the small rest as NumPy arrays, which travel by value."""
+    return ({k: m.cpu() for k, m in by_recipe.items()}, [g.numpy() for g in gts], logits.cpu().numpy(),
+            labels.cpu().numpy(), masks)
+
+
 def _cpu_task(args: tuple) -> dict[tuple[str, float], object]:
-    """One batch scored in a worker by fresh meters: their integer counts (:meth:`WSOLMeter.counts`)."""
+    """One batch (:func:`_worker_batch`) scored in a worker by fresh meters: their integer counts."""
+    by_recipe, gts, logits, labels, masks = args
     meters = _WORKER["meters"]
     for meter in meters.values():
         meter.reset()
-    _score_batch(meters, _WORKER["recipe"], _WORKER["recipe_thresholds"], *args)
+    checked = CheckedBoxes(torch.from_numpy(g) for g in gts)  # checked by the main process
+    _score_batch(meters, _WORKER["recipe"], _WORKER["recipe_thresholds"], by_recipe, checked,
+                 torch.from_numpy(logits), torch.from_numpy(labels), masks)
     return {key: meter.counts() for key, meter in meters.items()}
 
 
@@ -286,7 +297,7 @@ def evaluate(
                     _score_batch(meters, recipe, recipe_thresholds, by_recipe, gts, res.logits, labels, masks)
                     spent["cpu_s"] += time.perf_counter() - t
                 else:  # the maps go to the CPU (this waits for the device), then to a worker
-                    work = ({k: m.cpu() for k, m in by_recipe.items()}, gts, res.logits.cpu(), labels.cpu(), masks)
+                    work = _worker_batch(by_recipe, gts, res.logits, labels, masks)
                     spent["forward_s"] += time.perf_counter() - t_batch
                     pending.append(pool.apply_async(_cpu_task, (work,)))
                     collect(cpu_workers + 1)
