@@ -8,7 +8,7 @@ from pathlib import Path
 
 NAME = "bench"
 ORDER = 90
-HELP = "measure performance side by side (maps, boxes, sweep, score, memory, trainer, demo)"
+HELP = "measure performance side by side (maps, boxes, sweep, score, evaluate, memory, trainer, demo)"
 DESCRIPTION = """\
 Runs each measurement side by side in one process (interleaved rounds,
 medians) and prints a table; --json writes every number, the ratio, the
@@ -24,6 +24,11 @@ measurements (--only):
             versions) and white noise, CPU time per map, identical hits (goal >= 50x)
   score     `infocam score` over 5,794 CAM-like maps, step 0.001, vs wsolevaluation's
             per-threshold loop (goal <= 30 s), identical hits
+  evaluate  `infocam evaluate` images/s, ResNet50 + 3 maps, GT-known and MaxBoxAccV2 at
+            step 0.001, scoring in the main process vs in --cpu-workers processes,
+            identical results (goal: CPU, the wait for the workers <= 10% of the wall
+            time; GPU, >= 2,000 images/s); sizes from the environment:
+            INFOCAM_BENCH_EVALUATE="images=64,batch=16,cpu_workers=2"
   memory    evaluation peak RSS for N vs 10N images (goal growth < 10%)
   trainer   the trainer vs a bare torch loop, images/s (goal >= 0.95x)
   demo      wall time of `infocam demo` (goal <= 180 s on 2 CPU cores)
@@ -31,8 +36,9 @@ measurements (--only):
             passes they need (goal <= 1.15x); sizes from the environment:
             INFOCAM_BENCH_FAITHFULNESS="batch=4,size=112,steps=10"
 
-Exits 1 when fast hits are not identical to the reference loop's or a
-measurement failed; unmet goals are reported, not fatal.
+Exits 1 when fast hits are not identical to the reference loop's (or the
+workers' evaluation to the serial one) or a measurement failed; unmet goals
+are reported, not fatal.
 
 examples:
   infocam bench --quick                       # a first look, well under a minute without the demo
