@@ -11,7 +11,7 @@ from infocam import cam_maps
 from infocam.boxes import boxes_from_maps
 from infocam.cli import main
 from infocam.data import build_dataset, collate
-from infocam.engine.evaluate import Variant, evaluate, main_variants
+from infocam.engine.evaluate import Variant, evaluate, evaluation_loader, main_variants
 from infocam.iou import box_iou
 from infocam.models import build_model
 
@@ -223,3 +223,15 @@ def test_cli_cpu_workers_is_recorded_and_checked(trained_run, tmp_path, capsys):
     assert main([*argv[:-2], "--cpu-workers", "-1"]) == 2
     err = capsys.readouterr().err
     assert "--cpu-workers" in err and "must be an integer >= 0" in err
+
+
+def test_evaluation_loader_keeps_the_order_and_gives_each_rank_every_world_th_image(data):
+    _cfg, ds = data
+    ids = ds.ids
+    whole = [i for b in evaluation_loader(ds, 4, 0, "cpu") for i in b["id"]]
+    assert whole == ids
+    ranks = [[i for b in evaluation_loader(ds, 4, 0, "cpu", rank=r, world_size=3) for i in b["id"]] for r in range(3)]
+    assert ranks == [ids[0::3], ids[1::3], ids[2::3]]
+    loader = evaluation_loader(ds, 5, 2, torch.device("cpu"))
+    assert (loader.num_workers, loader.batch_size, loader.pin_memory) == (2, 5, False)
+    assert [len(b["id"]) for b in loader] == [5] * (len(ds) // 5) + ([len(ds) % 5] if len(ds) % 5 else [])

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
+from torch.utils.data import DataLoader, Dataset, Subset
 from tqdm.auto import tqdm
 
 from infocam.baselines import BASELINES, DEFAULT_WIDTH, baseline_maps
@@ -34,7 +35,7 @@ from infocam.faithfulness import FaithfulnessMeter
 from infocam.maps import METHODS, cam_maps, resize_maps
 from infocam.metrics import CheckedBoxes, WSOLMeter, check_gt_boxes
 
-__all__ = ["Variant", "baseline_variants", "evaluate", "main_variants"]
+__all__ = ["Variant", "baseline_variants", "evaluate", "evaluation_loader", "main_variants"]
 
 
 @dataclass(frozen=True)
@@ -402,6 +403,19 @@ def data_config_for(
     return data_cfg, switched
 
 
+def evaluation_loader(dataset: Dataset, batch_size: int, workers: int, device: str | torch.device, *,
+                      rank: int = 0, world_size: int = 1) -> DataLoader:
+    """The DataLoader :func:`evaluate_checkpoint` evaluates a dataset with: in order, ``workers`` processes
+    decoding and transforming the images (0: in this process), :func:`infocam.data.collate`, memory pinned
+    for a GPU; under ``torchrun`` each rank takes every ``world_size``-th image (no padding)."""
+    from infocam.data import collate
+
+    if world_size > 1:
+        dataset = Subset(dataset, range(rank, len(dataset), world_size))  # type: ignore[arg-type]
+    return DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=workers, collate_fn=collate,
+                      pin_memory=torch.device(device).type == "cuda")
+
+
 def _faithfulness_meters(
     owners: Iterable[tuple], steps: int | None, images: int | None
 ) -> dict[tuple, FaithfulnessMeter]:
@@ -491,9 +505,7 @@ def evaluate_checkpoint(
     across ranks. Returns the result on rank 0 (after writing ``json_out``
     atomically) and ``None`` on the other ranks.
     """
-    from torch.utils.data import DataLoader, Subset
-
-    from infocam.data import build_dataset, collate
+    from infocam.data import build_dataset
     from infocam.engine import distributed as D
     from infocam.fileio import atomic_write_json, check_writable_file
 
@@ -546,10 +558,7 @@ def evaluate_checkpoint(
             on_batch = MapSaver(save_maps, overwrite=overwrite, create=ctx.is_main)
 
         def loader_of(ds):
-            if ctx.world_size > 1:
-                ds = Subset(ds, range(ctx.rank, len(ds), ctx.world_size))
-            return DataLoader(ds, batch_size=batch_size, shuffle=False, num_workers=workers,
-                              collate_fn=collate, pin_memory=ctx.device.type == "cuda")
+            return evaluation_loader(ds, batch_size, workers, ctx.device, rank=ctx.rank, world_size=ctx.world_size)
 
         extractor = CAMExtractor(model)
         common = {"padding": padding, "device": ctx.device, "progress": progress and ctx.is_main,
