@@ -83,6 +83,7 @@ def test_entry_values_on_a_tiny_run(monkeypatch, tmp_path):
     assert (m["images"], m["batch"], m["cpu_workers"], m["image_size"]) == (3, 2, 2, 224)
     assert (m["decoded_images"], m["decoded_count"], m["loader_workers"], m["decoded_cpu_workers"]) == (5, 5, 2, 1)
     assert m["decoded_jpeg_size"] == [500, 375] and 40 < m["decoded_jpeg_mean_kib"] < 120
+    assert m["decode_ms_per_image"] > 0 and m["scoring_ms_per_image"] > 0
     for side, n in (("serial", 3), ("workers", 3), ("decoded", 5)):
         assert m[f"{side}_images_per_s"] == pytest.approx(n / m[f"{side}_wall_s"], rel=1e-4)
         shares = [m[f"{side}_{p}_share"] for p in ("forward", "cpu", "data")]

@@ -14,8 +14,10 @@ name           what is compared (goal)
                identical hits (>= 50x at step 0.001, CAM, float64, V2)
 ``evaluate``   ``evaluate`` images/s, ResNet50 + 3 maps, GT-known and
                MaxBoxAccV2 at step 0.001, scoring serial vs in worker
-               processes, identical numbers (CPU: the wait for the workers
-               <= 10% of the wall time; GPU: >= 2,000 images/s)
+               processes, identical numbers; a third line decodes JPEG
+               files through ``infocam evaluate``'s loader (CPU: the wait
+               for the workers <= 10% of the wall time; GPU: >= 2,000
+               images/s, decoding included)
 ``memory``     evaluation peak RSS, N vs 10 N images (growth < 10%)
 ``trainer``    ``fit`` vs a bare torch loop (>= 0.95x)
 ``score``      ``infocam score`` over 5,794 CAM-like maps vs wsolevaluation's

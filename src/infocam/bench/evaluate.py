@@ -104,6 +104,21 @@ def side_numbers(side: str, spents: list[dict], images: int) -> dict[str, float]
     return out
 
 
+def decode_cost_ms(dataset: Any, count: int) -> float:
+    """Milliseconds of one core per item of ``dataset`` (decode + transform), over its first ``count`` items
+    read in this process on one thread, after one untimed item."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        dataset[0]
+        t = time.perf_counter()
+        for i in range(count):
+            dataset[i]
+        return (time.perf_counter() - t) / count * 1000
+    finally:
+        torch.set_num_threads(threads)
+
+
 def decoded_line(model: torch.nn.Module, cfg: dict[str, int], reps: int, ctx: BenchContext,
                  kw: dict[str, Any]) -> tuple[dict[str, Any], dict]:
     """The decode-included line: ``cfg["decoded"]`` JPEGs written to a temporary CUB tree (untimed), then
@@ -119,6 +134,7 @@ def decoded_line(model: torch.nn.Module, cfg: dict[str, int], reps: int, ctx: Be
         root = write_cub_jpegs(tmp, n, size=JPEG_SIZE, threads=max(1, usable_cores()))
         kib = sum(p.stat().st_size for p in (root / "images").rglob("*.jpg")) / n / 1024
         dataset = build_dataset({"format": "cub", "root": str(root)}, "all_test", train=False)
+        decode_ms = decode_cost_ms(dataset, min(n, 32))
         spents: list[dict] = []
         result: dict = {}
         for _ in range(reps):
@@ -129,7 +145,8 @@ def decoded_line(model: torch.nn.Module, cfg: dict[str, int], reps: int, ctx: Be
             result = evaluate(model, loader, cpu_workers=workers, timings=spent, **kw)
             spents.append(spent)
     measured = {"decoded_images": n, "decoded_count": result["count"], "decoded_jpeg_size": list(JPEG_SIZE),
-                "decoded_jpeg_mean_kib": kib, "loader_workers": loaders, "decoded_cpu_workers": workers,
+                "decoded_jpeg_mean_kib": kib, "decode_ms_per_image": decode_ms, "loader_workers": loaders,
+                "decoded_cpu_workers": workers,
                 **side_numbers("decoded", spents, n)}
     return measured, result
 
@@ -173,6 +190,7 @@ def measure(ctx: BenchContext) -> dict[str, Any]:
     }
     for side, spents in runs.items():
         measured.update(side_numbers(side, spents, n))
+    measured["scoring_ms_per_image"] = median([s["cpu_s"] for s in runs["serial"]]) / n * 1000
     measured["max_box_acc_v2"] = {m: results["workers"]["methods"][m]["max_box_acc_v2"] for m in METHODS}
     decoded, decoded_result = decoded_line(model, cfg, reps, ctx, kw)
     measured.update(decoded)
@@ -191,6 +209,10 @@ def measure(ctx: BenchContext) -> dict[str, Any]:
         "decoded: loader_workers = half the usable cores, decoded_cpu_workers (the scoring) = the rest; the "
         "files are in the page cache (just written), the loader's workers start inside the timed run; "
         "'other' is the wall time outside forward, cpu and data (starting and stopping worker processes)",
+        "decode_ms_per_image: one core's time to read, decode and transform one JPEG (the first 32, in the main "
+        "process, one thread); scoring_ms_per_image: the serial line's scoring time per image (boxes and the "
+        "three sweeps). At R images/s the decoding needs about R * decode_ms_per_image / 1000 cores and the "
+        "scoring R * scoring_ms_per_image / 1000",
     ]
     return make_entry(
         NAME,

@@ -25,10 +25,13 @@ measurements (--only):
   score     `infocam score` over 5,794 CAM-like maps, step 0.001, vs wsolevaluation's
             per-threshold loop (goal <= 30 s), identical hits
   evaluate  `infocam evaluate` images/s, ResNet50 + 3 maps, GT-known and MaxBoxAccV2 at
-            step 0.001, scoring in the main process vs in --cpu-workers processes,
-            identical results (goal: CPU, the wait for the workers <= 10% of the wall
-            time; GPU, >= 2,000 images/s); sizes from the environment:
-            INFOCAM_BENCH_EVALUATE="images=64,batch=16,cpu_workers=2"
+            step 0.001: images in memory, scoring in the main process vs in --cpu-workers
+            processes, identical results; and a line decoding 500 x 375 JPEG files
+            through the evaluate command's data loader (goal: CPU, the wait for the
+            workers <= 10% of the wall time; GPU, >= 2,000 images/s decode included);
+            sizes from the environment, any of images, batch, cpu_workers, decoded
+            (JPEGs), loader_workers, decoded_cpu_workers, e.g.
+            INFOCAM_BENCH_EVALUATE="images=64,batch=16,decoded=32,loader_workers=1"
   memory    evaluation peak RSS for N vs 10N images (goal growth < 10%)
   trainer   the trainer vs a bare torch loop, images/s (goal >= 0.95x)
   demo      wall time of `infocam demo` (goal <= 180 s on 2 CPU cores)
