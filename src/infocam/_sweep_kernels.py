@@ -100,38 +100,143 @@ def _window_weights() -> np.ndarray:
 WINDOW_WEIGHTS = _window_weights()
 
 
-@njit(cache=True, nogil=True)
-def _sorted_pixels(values, below):
-    """Counting sort of the pixels of a (H, W) array of values 0 .. 255 (raster order within a value).
+def _hole_groups() -> np.ndarray:
+    """(256, 5) int64: :data:`RING_GROUPS` for the darkest-first pass (4-connected).
 
-    With ``below`` (the padded flat grid) not empty, only the pixels whose
-    value is below ``below[p]``. Returns (order, coord, start): ``order``
-    the padded flat indices, ``coord`` the same pixels as ``y << 16 | x``,
-    and the pixels of value ``v`` at ``order[start[v]:start[v + 1]]``.
+    Bit j of the index: ring neighbour j is in. Only the 4 neighbours N, E,
+    S, W (ring 1, 3, 5, 7) are joined; two of them are already in one set
+    when the diagonal neighbour between them is in too (N, NE, E are
+    4-connected), so each group lists one of them.
     """
+    table = np.zeros((256, 5), dtype=np.int64)
+    for mask in range(256):
+        groups: list[set[int]] = [{j} for j in (1, 3, 5, 7) if mask >> j & 1]
+        for a, corner, b in ((1, 2, 3), (3, 4, 5), (5, 6, 7), (7, 0, 1)):
+            if mask >> corner & 1:
+                ga = next((g for g in groups if a in g), None)
+                gb = next((g for g in groups if b in g), None)
+                if ga is not None and gb is not None and ga is not gb:
+                    groups.remove(gb)
+                    ga |= gb
+        table[mask, 0] = len(groups)
+        for i, g in enumerate(groups):
+            table[mask, i + 1] = min(g)
+    return table
+
+
+HOLE_GROUPS = _hole_groups()
+
+
+def workspace(height: int, width: int) -> tuple:
+    """Scratch arrays for the kernels on maps up to ``height`` x ``width`` (reused across maps).
+
+    Returns ``(u_pass, f_pass, fill_arrays)``: two :func:`_pass_arrays` (the
+    pass over the map, and the first MaxBoxAcc's pass over its filled
+    version) and the arrays of :func:`fill_levels`. Reusing them across maps
+    spares the page faults of fresh allocations (about a tenth of the time
+    of a 224 x 224 sweep). Only their first entries are used on smaller maps.
+    """
+    n_padded = (height + 2) * (width + 2)
+    return (
+        _pass_arrays(height, width),
+        _pass_arrays(height, width),
+        (
+            np.empty(n_padded, np.int16),
+            np.empty(n_padded, np.int32),
+            np.empty(n_padded, np.int32),
+            np.empty(n_padded, np.bool_),
+        ),
+    )
+
+
+def _pass_arrays(height: int, width: int) -> tuple:
+    """One union-find pass: (val, packed, bits, start, label, parent, size, box, alive, slot, extra).
+
+    ``val`` the padded values (int16, frame -1); ``packed`` the sorted
+    pixels; ``bits`` a row of patterns; ``start`` the counting sort's
+    offsets; ``label`` the set of each padded pixel; then one row per set:
+    ``parent``, ``size``, ``box`` (x0, y0, x1, y1), the dense list ``alive``
+    of live roots and each root's position ``slot`` in it, and ``extra``
+    (:func:`_add_pixels`).
+    """
+    n_padded = (height + 2) * (width + 2)
+    n_sets = height * width + 1
+    return (
+        np.empty(n_padded, np.int16),
+        np.empty(height * width, np.int64),
+        np.empty(width, np.int64),
+        np.empty(257, np.int64),
+        np.empty(n_padded, np.int32),
+        np.empty(n_sets, np.int32),
+        np.empty(n_sets, np.int32),
+        np.empty((n_sets, 4), np.int32),
+        np.empty(n_sets, np.int32),
+        np.empty(n_sets, np.int32),
+        np.empty((n_sets, 3), np.int64),
+    )
+
+
+@njit(cache=True, nogil=True)
+def _pad_into(values, val):
+    """``val`` (flat) = ``values`` (H, W) inside a one-pixel frame of -1, row length W + 2."""
     height, width = values.shape
     stride = width + 2
-    every = below.size == 0
-    start = np.zeros(257, np.int64)
+    for x in range(stride):
+        val[x] = -1
+        val[(height + 1) * stride + x] = -1
     for y in range(height):
+        row = (y + 1) * stride
+        val[row] = -1
+        val[row + width + 1] = -1
         for x in range(width):
-            v = values[y, x]
-            if every or v < below[(y + 1) * stride + x + 1]:
-                start[v + 1] += 1
+            val[row + 1 + x] = values[y, x]
+
+
+@njit(cache=True, nogil=True)
+def _sort_pixels(val, height, width, packed, bits, start):
+    """Counting sort of the pixels by value, each with its pattern of neighbours in.
+
+    ``val``: the padded values 0 .. 255 (frame -1, :func:`_pad_into`).
+    Fills ``packed[:H * W]`` with ``pattern << 32 | y << 16 | x``, the
+    pixels of value ``v`` at ``packed[start[v]:start[v + 1]]`` in raster
+    order. Bit j of ``pattern`` tells whether ring neighbour j
+    (:data:`RING`) comes before the pixel when the pixels are added
+    brightest first, raster order within a value: it does when its value
+    is higher, or equal and earlier in raster order (the frame never does).
+    Adding the pixels darkest first, reverse raster order within a value,
+    the neighbours that come before are exactly the others (``~pattern``).
+    """
+    stride = width + 2
+    for v in range(257):
+        start[v] = 0
+    for y in range(height):
+        row = (y + 1) * stride + 1
+        for x in range(width):
+            start[val[row + x] + 1] += 1
     for v in range(256):
         start[v + 1] += start[v]
     nxt = start[:256].copy()
-    order = np.empty(start[256], np.int32)
-    coord = np.empty(start[256], np.int32)
     for y in range(height):
+        r = (y + 1) * stride + 1
+        up = val[r - stride - 1 : r - stride + width + 1]
+        mid = val[r - 1 : r + width + 1]
+        down = val[r + stride - 1 : r + stride + width + 1]
+        for x in range(width):  # up[x + 1], mid[x + 1], down[x + 1]: straight above, the pixel, below
+            v = mid[x + 1]
+            bits[x] = (
+                np.int64(up[x] >= v)
+                | np.int64(up[x + 1] >= v) << 1
+                | np.int64(up[x + 2] >= v) << 2
+                | np.int64(mid[x + 2] > v) << 3
+                | np.int64(down[x + 2] > v) << 4
+                | np.int64(down[x + 1] > v) << 5
+                | np.int64(down[x] > v) << 6
+                | np.int64(mid[x] >= v) << 7
+            )
         for x in range(width):
-            v = values[y, x]
-            p = (y + 1) * stride + x + 1
-            if every or v < below[p]:
-                order[nxt[v]] = p
-                coord[nxt[v]] = (y << 16) | x
-                nxt[v] += 1
-    return order, coord, start
+            v = mid[x + 1]
+            packed[nxt[v]] = bits[x] << 32 | y << 16 | x
+            nxt[v] += 1
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -228,35 +333,37 @@ def _emit(out, n_out, level, alive, n_alive, box, grow, width, height):
     return out, n_out
 
 
-@njit(cache=True, nogil=True, inline="always")
-def _pattern8(label, p, ring):
-    """Bit j set when ring neighbour j of ``p`` is in a set."""
-    pattern = 0
-    for j in range(8):
-        pattern |= (label[p + ring[j]] != OUT) << j
-    return pattern
-
-
 @njit(cache=True, nogil=True)
-def _add_pixels(lo, hi, order, coord, sets, n_sets, n_alive, ring, ring_groups, extra, weights, u8):
-    """Add pixels ``order[lo:hi]``, each joined to the sets of its 8 neighbours already in.
+def _add_pixels(lo, hi, packed, stride, sets, n_sets, n_alive, ring, groups, extra, weights, u8val, darkest_first):
+    """Add the pixels ``packed[lo:hi]`` (one value), each joined to the sets of its neighbours already in.
 
-    ``sets`` = (label, parent, size, box, alive, slot) (:func:`_sets`).
+    Brightest first (``darkest_first`` False): in raster order, 8-connected,
+    the neighbours in given by the pixel's pattern (:func:`_sort_pixels`)
+    and grouped by ``groups`` = :data:`RING_GROUPS`. Darkest first: in
+    reverse raster order, 4-connected, the neighbours in are ``~pattern``,
+    grouped by :data:`HOLE_GROUPS`. A set is looked up once per group.
+
+    ``sets`` = (label, parent, size, box, alive, slot) (:func:`_pass_arrays`).
     When ``extra`` (sets, 3) is not empty, each set also keeps its doubled
-    polygon area (every pixel adds ``weights[pattern of neighbours in]``,
-    :data:`WINDOW_WEIGHTS`), its least ``u8`` and its first pixel in raster
-    order. Returns (number of sets started, number of live roots).
+    polygon area (every pixel adds ``weights[pattern]``,
+    :data:`WINDOW_WEIGHTS`), its least value in ``u8val`` (padded) and its
+    first pixel in raster order. Returns (number of sets started, number of
+    live roots).
 
     (One call per value, not per pixel: numba compiles the loop best here.)
     """
     label, parent, size, box, alive, slot = sets
-    for k in range(lo, hi):
-        p = order[k]
-        x, y = coord[k] & 0xFFFF, coord[k] >> 16
-        pattern = _pattern8(label, p, ring)
+    flip = 0xFF if darkest_first else 0
+    for i in range(lo, hi):
+        k = hi - 1 - (i - lo) if darkest_first else i
+        e = packed[k]
+        x = e & 0xFFFF
+        y = (e >> 16) & 0xFFFF
+        pattern = (e >> 32) ^ flip
+        p = (y + 1) * stride + x + 1
         root = OUT
-        for g in range(ring_groups[pattern, 0]):  # one neighbour per group of adjacent ones
-            s = _root(parent, label[p + ring[ring_groups[pattern, g + 1]]])
+        for g in range(groups[pattern, 0]):  # one neighbour per group of connected ones
+            s = _root(parent, label[p + ring[groups[pattern, g + 1]]])
             if root == OUT:
                 root = s
             elif s != root:
@@ -273,22 +380,9 @@ def _add_pixels(lo, hi, order, coord, sets, n_sets, n_alive, ring, ring_groups, 
         label[p] = root
         if extra.shape[0]:
             extra[root, 0] += weights[pattern]
-            extra[root, 1] = min(extra[root, 1], u8[y, x])
+            extra[root, 1] = min(extra[root, 1], u8val[p])
             extra[root, 2] = min(extra[root, 2], p)
     return n_sets, n_alive
-
-
-@njit(cache=True, nogil=True)
-def _sets(n_pixels, n):
-    """Union-find state: label (padded pixels), parent, size, box, alive, slot (``n`` sets)."""
-    return (
-        np.full(n_pixels, OUT, np.int32),
-        np.empty(n, np.int32),
-        np.empty(n, np.int32),
-        np.empty((n, 4), np.int32),
-        np.empty(n, np.int32),
-        np.empty(n, np.int32),
-    )
 
 
 @njit(cache=True, nogil=True)
@@ -298,47 +392,34 @@ def _ring8(stride):
 
 
 @njit(cache=True, nogil=True)
-def _component_rows(u8, level_slot, ring_groups, out, n_out):
-    """Outer-contour rows (appended to ``out``): the 8-connected components of ``{u8 > l}``.
-
-    The pixels are added brightest first. Returns (out, row count).
-    """
-    height, width = u8.shape
-    stride = width + 2
-    ring = _ring8(stride)
-    order, coord, start = _sorted_pixels(u8, np.empty(0, np.int32))
-    sets = _sets((height + 2) * stride, order.size)
-    box, alive = sets[3], sets[4]
-    no_extra = np.empty((0, 3), np.int64)
-    n_sets = n_alive = 0
-    lowest = 0
-    while lowest < 256 and level_slot[lowest] < 0:
-        lowest += 1
-    for v in range(255, lowest, -1):  # after value v: the components of {u8 > v - 1}
-        n_sets, n_alive = _add_pixels(
-            start[v], start[v + 1], order, coord, sets, n_sets, n_alive, ring, ring_groups, no_extra, ring, u8
-        )
-        if level_slot[v - 1] >= 0:
-            out, n_out = _emit(out, n_out, level_slot[v - 1], alive, n_alive, box, 0, width, height)
-    return out, n_out
+def _sorted_pass(values, arrays):
+    """Pad and sort ``values`` (H, W) into a pass's arrays; returns its ``sets`` tuple."""
+    val, packed, bits, start, label, parent, size, box, alive, slot, _ = arrays
+    height, width = values.shape
+    _pad_into(values, val)
+    _sort_pixels(val, height, width, packed, bits, start)
+    return (label, parent, size, box, alive, slot)
 
 
 @njit(cache=True, nogil=True)
-def fill_levels(u8):
-    """Grayscale hole filling of ``u8`` (4-connected), on the padded flat grid (int32).
+def fill_levels(u8, val, fill, queue, queued):
+    """Grayscale hole filling of ``u8`` (4-connected), on the padded flat grid (``fill``, int32).
 
     ``fill[p]`` is the least, over 4-connected paths from a border pixel to
     ``p``, of the largest value on the path, so ``p`` reaches the border
     within ``{u8 <= l}`` exactly when ``l >= fill[p]``; the frame holds
     :data:`FRAME`. Reconstruction by erosion with Vincent's hybrid
     algorithm (IEEE TIP 1993): one raster and one anti-raster scan, then a
-    queue for what they leave.
+    queue for what they leave. ``val``, ``queue`` and ``queued``: scratch
+    (:func:`workspace`). Returns ``fill``.
     """
     height, width = u8.shape
     stride = width + 2
     n = (height + 2) * stride
-    val = np.full(n, FRAME, np.int32)
-    fill = np.full(n, FRAME, np.int32)
+    for p in range(n):
+        val[p] = FRAME
+        fill[p] = FRAME
+        queued[p] = False
     for y in range(height):
         for x in range(width):
             p = (y + 1) * stride + x + 1
@@ -348,9 +429,7 @@ def fill_levels(u8):
     for y in range(2, height):  # interior rows, raster order: from above and the left
         for p in range(y * stride + 2, y * stride + width):
             fill[p] = max(val[p], min(fill[p], fill[p - 1], fill[p - stride]))
-    queue = np.empty(n, np.int32)  # a ring buffer; a pixel is in it at most once
-    queued = np.zeros(n, np.bool_)
-    head = tail = 0
+    head = tail = 0  # ``queue`` is a ring buffer; a pixel is in it at most once
     for y in range(height - 1, 1, -1):  # anti-raster: from below and the right
         for p in range(y * stride + width - 1, y * stride + 1, -1):
             f = max(val[p], min(fill[p], fill[p + 1], fill[p + stride]))
@@ -376,78 +455,77 @@ def fill_levels(u8):
 
 
 @njit(cache=True, nogil=True)
-def _hole_rows(u8, level_slot, out, n_out, fill):
+def _hole_rows(arrays, height, width, level_slot, hole_groups, out, n_out):
     """Hole-contour rows (appended to ``out``): the 4-connected components of ``{u8 <= l}`` off the border.
 
-    Only the pixels some level encloses (``u8 < fill``, ``fill`` =
-    :func:`fill_levels`) are added, darkest first. Returns (out, row count).
+    ``arrays``: a pass (:func:`_pass_arrays`) whose pixels :func:`_sorted_pass`
+    sorted; its sets are reused. The pixels are added darkest first; the
+    frame is one set, the outside, that is never listed, so a component
+    leaves the list when it reaches the border. Returns (out, row count).
     """
-    height, width = u8.shape
+    val, packed, _, start, label, parent, size, box, alive, slot, extra = arrays
     stride = width + 2
-    ring = np.array([-stride, -1, 1, stride], np.int64)
-    order, coord, start = _sorted_pixels(u8, fill)
-    label, parent, size, box, alive, slot = _sets((height + 2) * stride, order.size)
-    leaves = np.empty(order.size, np.int32)  # the fill level of each set: it reaches the border there
-    no_extra = np.empty((0, 3), np.int64)
-    n_sets = n_alive = 0
+    n = (height + 2) * stride
+    outside = 0
+    parent[outside] = outside
+    size[outside] = 1 << 30  # always the larger set: it stays the root
+    for x in range(stride):
+        label[x] = label[n - 1 - x] = outside
+    for y in range(1, height + 1):
+        label[y * stride] = label[y * stride + width + 1] = outside
+    ring = _ring8(stride)
+    sets = (label, parent, size, box, alive, slot)
+    n_sets, n_alive = 1, 0
     highest = 255
     while highest >= 0 and level_slot[highest] < 0:
         highest -= 1
     for v in range(highest + 1):  # after value v: the holes of {u8 > v}
-        for k in range(start[v], start[v + 1]):
-            p = order[k]
-            x, y = coord[k] & 0xFFFF, coord[k] >> 16
-            root = OUT
-            for j in range(4):
-                s = label[p + ring[j]]
-                if s == OUT:
-                    continue
-                s = _root(parent, s)
-                if root == OUT:
-                    root = s
-                elif s != root:
-                    root, n_alive = _join(root, s, parent, size, box, alive, slot, n_alive, no_extra)
-            if root == OUT:
-                root = n_sets
-                n_sets += 1
-                n_alive = _start_set(root, x, y, parent, size, box, alive, slot, n_alive)
-                leaves[root] = fill[p]
-            else:
-                _take_in(root, x, y, size, box)
-            label[p] = root
-        i = 0
-        while i < n_alive:  # holes whose fill level is reached join the outside
-            if leaves[alive[i]] <= v:
-                n_alive = _drop(alive, slot, n_alive, i)
-            else:
-                i += 1
+        n_sets, n_alive = _add_pixels(
+            start[v], start[v + 1], packed, stride, sets, n_sets, n_alive, ring, hole_groups, extra[:0], ring, val, True
+        )
         if level_slot[v] >= 0:
             out, n_out = _emit(out, n_out, level_slot[v], alive, n_alive, box, 1, width, height)
     return out, n_out
 
 
 @njit(cache=True, nogil=True)
-def level_boxes(u8, level_slot, ring_groups):
+def level_boxes(u8, level_slot, ring_groups, hole_groups, ws):
     """Every contour box of ``{u8 > l}`` at every wanted level ``l``.
 
     Args:
         u8: (H, W) uint8 map, C-contiguous.
         level_slot: (256,) int64, the output slot of level ``l`` or -1 when
             ``l`` is not wanted (nor any level ``>= u8.max()``: empty masks).
-        ring_groups: :data:`RING_GROUPS`.
+        ring_groups, hole_groups: :data:`RING_GROUPS`, :data:`HOLE_GROUPS`.
+        ws: :func:`workspace` for maps at least this large.
 
     Returns:
         (K, 5) int32 rows ``(slot, x0, y0, x1, y1)``, wsolevaluation's
         clipped inclusive boxes: outer contours then hole contours.
     """
+    height, width = u8.shape
+    stride = width + 2
+    arrays = ws[0]
+    sets = _sorted_pass(u8, arrays)
+    val, packed, start, extra = arrays[0], arrays[1], arrays[3], arrays[10]
+    ring = _ring8(stride)
     out = np.empty((1024, 5), np.int32)
-    out, n_out = _component_rows(u8, level_slot, ring_groups, out, 0)
-    out, n_out = _hole_rows(u8, level_slot, out, n_out, fill_levels(u8))
+    n_out = n_sets = n_alive = 0
+    lowest = 0
+    while lowest < 256 and level_slot[lowest] < 0:
+        lowest += 1
+    for v in range(255, lowest, -1):  # after value v: the components of {u8 > v - 1}
+        n_sets, n_alive = _add_pixels(
+            start[v], start[v + 1], packed, stride, sets, n_sets, n_alive, ring, ring_groups, extra[:0], ring, val, False
+        )
+        if level_slot[v - 1] >= 0:
+            out, n_out = _emit(out, n_out, level_slot[v - 1], sets[4], n_alive, sets[3], 0, width, height)
+    out, n_out = _hole_rows(arrays, height, width, level_slot, hole_groups, out, n_out)
     return out[:n_out]
 
 
 @njit(cache=True, nogil=True)
-def largest_contour_boxes(u8, level_slot, ring_groups, window_weights, rows_too):
+def largest_contour_boxes(u8, level_slot, ring_groups, hole_groups, window_weights, rows_too, ws):
     """wsolevaluation's first MaxBoxAcc box (the contour of largest area) at every wanted level.
 
     ``cv2.contourArea`` of a contour is the area of the polygon through its
@@ -467,8 +545,8 @@ def largest_contour_boxes(u8, level_slot, ring_groups, window_weights, rows_too)
     the caller asks ``cv2.findContours`` (exact, and rare).
 
     With ``rows_too``, the pass over ``u8`` (the components of ``{u8 >
-    l}``) and ``fill`` also give every contour's box, as :func:`level_boxes`
-    does, for the price of the hole pass alone.
+    l}``) also gives every contour's box, as :func:`level_boxes` does, and
+    its sorted pixels serve the hole pass.
 
     Returns ``(largest, rows)``: (n_slots, 5) int32 ``x0, y0, x1, y1``
     (wsolevaluation's clipped box) and a flag (1: undecided here), one row
@@ -477,20 +555,21 @@ def largest_contour_boxes(u8, level_slot, ring_groups, window_weights, rows_too)
     """
     height, width = u8.shape
     stride = width + 2
-    n_pixels = (height + 2) * stride
     ring = _ring8(stride)
-    fill = fill_levels(u8)
-    filled = np.empty((height, width), np.int32)  # fill without the frame
+    u_arrays, f_arrays, fill_arrays = ws
+    fill = fill_levels(u8, fill_arrays[0], fill_arrays[1], fill_arrays[2], fill_arrays[3])
+    # U: the components of {u8 > l}; F: those of {fill > l}; both with extras
+    u_sets = _sorted_pass(u8, u_arrays)
+    f_val = f_arrays[0]
+    f_val[: (height + 2) * stride] = -1
     for y in range(height):
         for x in range(width):
-            filled[y, x] = fill[(y + 1) * stride + x + 1]
-    every = np.empty(0, np.int32)
-    u_order, u_coord, u_start = _sorted_pixels(u8, every)
-    f_order, f_coord, f_start = _sorted_pixels(filled, every)
-    # U: the components of {u8 > l}; F: those of {fill > l}; both with extras
-    u_sets, f_sets = _sets(n_pixels, u_order.size), _sets(n_pixels, f_order.size)
-    u_extra = np.empty((u_order.size, 3), np.int64)
-    f_extra = np.empty((f_order.size, 3), np.int64)
+            p = (y + 1) * stride + x + 1
+            f_val[p] = fill[p]
+    _sort_pixels(f_val, height, width, f_arrays[1], f_arrays[2], f_arrays[3])
+    f_sets = (f_arrays[4], f_arrays[5], f_arrays[6], f_arrays[7], f_arrays[8], f_arrays[9])
+    u_val, u_packed, u_start, u_extra = u_arrays[0], u_arrays[1], u_arrays[3], u_arrays[10]
+    f_packed, f_start, f_extra = f_arrays[1], f_arrays[3], f_arrays[10]
     f_box, f_alive = f_sets[3], f_sets[4]
     u_n = u_alive_n = f_n = f_alive_n = 0
     n_slots = 0
@@ -504,12 +583,12 @@ def largest_contour_boxes(u8, level_slot, ring_groups, window_weights, rows_too)
     n_rows = 0
     for v in range(255, lowest, -1):  # after value v: the components of {u8 > v - 1}, {fill > v - 1}
         u_n, u_alive_n = _add_pixels(
-            u_start[v], u_start[v + 1], u_order, u_coord, u_sets, u_n, u_alive_n, ring, ring_groups,
-            u_extra, window_weights, u8,
+            u_start[v], u_start[v + 1], u_packed, stride, u_sets, u_n, u_alive_n, ring, ring_groups,
+            u_extra, window_weights, u_val, False,
         )  # fmt: skip
         f_n, f_alive_n = _add_pixels(
-            f_start[v], f_start[v + 1], f_order, f_coord, f_sets, f_n, f_alive_n, ring, ring_groups,
-            f_extra, window_weights, u8,
+            f_start[v], f_start[v + 1], f_packed, stride, f_sets, f_n, f_alive_n, ring, ring_groups,
+            f_extra, window_weights, u_val, False,
         )  # fmt: skip
         if level_slot[v - 1] < 0:
             continue
@@ -538,7 +617,7 @@ def largest_contour_boxes(u8, level_slot, ring_groups, window_weights, rows_too)
         row[3] = min(f_box[best, 3] + 1, height - 1)
         row[4] = undecided
     if rows_too:
-        rows, n_rows = _hole_rows(u8, level_slot, rows, n_rows, fill)
+        rows, n_rows = _hole_rows(u_arrays, height, width, level_slot, hole_groups, rows, n_rows)
     return out, rows[:n_rows]
 
 

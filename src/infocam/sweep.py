@@ -48,6 +48,8 @@ from collections.abc import Sequence
 from types import ModuleType
 from typing import Any, Literal, NamedTuple, overload
 
+import threading
+
 import cv2
 import numpy as np
 import torch
@@ -223,6 +225,23 @@ def _kernels() -> ModuleType:
 
 
 _KERNELS: ModuleType | None = None
+_SCRATCH = threading.local()  # per thread: (height, width, the kernels' workspace)
+
+
+def _workspace(shape: tuple[int, ...]) -> tuple[Any, ...]:
+    """The kernels' scratch arrays for a map of ``shape``, kept per thread and grown when a map is larger.
+
+    Reused from map to map: fresh arrays would cost page faults on every
+    map (about a tenth of a 224 x 224 sweep).
+    """
+    height, width = int(shape[0]), int(shape[1])
+    held = getattr(_SCRATCH, "held", None)
+    if held is None or held[0] < height or held[1] < width:
+        if held is not None:
+            height, width = max(height, held[0]), max(width, held[1])
+        held = (height, width, _kernels().workspace(height, width))
+        _SCRATCH.held = held
+    return held[2]  # type: ignore[no-any-return]
 
 
 class Levels(NamedTuple):
@@ -255,7 +274,9 @@ def _level_rows(u8: np.ndarray, levels: Levels) -> np.ndarray:
     level whose mask is empty.
     """
     k = _kernels()
-    return _with_empty_levels(k.level_boxes(np.ascontiguousarray(u8), levels.slot, k.RING_GROUPS), levels)
+    u8 = np.ascontiguousarray(u8)
+    rows = k.level_boxes(u8, levels.slot, k.RING_GROUPS, k.HOLE_GROUPS, _workspace(u8.shape))
+    return _with_empty_levels(rows, levels)
 
 
 def _with_empty_levels(rows: np.ndarray, levels: Levels) -> np.ndarray:
@@ -281,8 +302,9 @@ def _largest_contour_boxes(
     :func:`_level_rows` gives them, from the same passes over the pixels.
     """
     k = _kernels()
+    u8 = np.ascontiguousarray(u8)
     decided, rows = k.largest_contour_boxes(
-        np.ascontiguousarray(u8), levels.slot, k.RING_GROUPS, k.WINDOW_WEIGHTS, rows_too
+        u8, levels.slot, k.RING_GROUPS, k.HOLE_GROUPS, k.WINDOW_WEIGHTS, rows_too, _workspace(u8.shape)
     )
     boxes = np.zeros((levels.distinct.size, 4), dtype=np.int64)  # levels >= the peak: empty mask
     boxes[: decided.shape[0]] = decided[:, :4]
