@@ -5,59 +5,68 @@ the boxes of the 8-connected components of ``{u8 > l}`` (outer contours)
 and, grown by one pixel, of the 4-connected components of ``{u8 <= l}``
 that do not touch the border (hole contours). :func:`level_boxes` finds
 them at every wanted level at once, with two union-find passes over one
-counting sort of the pixels:
+counting sort of the pixels (:func:`_sort_pixels`):
 
-* **Components**: the pixels are added brightest first, each joined to
-  its 8 neighbours already in. Once every pixel of value ``v`` is in, the
-  sets are the components of ``{u8 > v - 1}``: their boxes are read off.
-* **Holes**: a pixel ``p`` lies in a hole exactly while
-  ``u8[p] <= l < fill[p]``, where ``fill`` (:func:`fill_levels`) is the
-  least level at which ``p`` reaches the border through pixels ``<= l``
-  (grayscale hole filling). Only those pixels are added, darkest first, 4
-  neighbours; a hole leaves when the level reaches its ``fill`` (all its
-  pixels share it: they reach the border together).
+* **Components**: the pixels are added brightest first (raster order
+  within a value), each joined to its 8 neighbours already in. Once every
+  pixel of value ``v`` is in, the sets are the components of
+  ``{u8 > v - 1}``: their boxes are read off.
+* **Holes**: the pixels are added darkest first (reverse raster order
+  within a value), each joined to its 4 neighbours already in; the frame
+  around the map is one set, the outside, that is never listed. Once every
+  pixel of value ``v`` is in, the sets other than the outside are the
+  components of ``{u8 <= v}`` that do not touch the border: the holes of
+  ``{u8 > v}``.
 
 Layout: the map is padded with a one-pixel frame and flattened, so the
-neighbours of flat index ``p`` are ``p + offset`` with no bounds check (the
-frame is never in a set). ``label[p]`` is the set a pixel joined; sets
-are numbered as they start and form a union-find forest of their own
-(``parent``, union by size, path halving), each root keeping its size and
-its tight box ``x0, y0, x1, y1`` in map coordinates. The live roots are
-kept in a dense list (``alive``, with each root's position ``slot``), so
-that reading a level costs the number of sets, not of pixels.
+neighbours of flat index ``p`` are ``p + offset`` with no bounds check.
+``label[p]`` is the set a pixel joined; sets are numbered as they start and
+form a union-find forest of their own (``parent``, union by size, path
+halving), each root keeping its size and its tight box ``x0, y0, x1, y1``
+in map coordinates (``box[4 * s: 4 * s + 4]``). The live roots are kept in a
+dense list (``alive``, with each root's position ``slot``), so that reading
+a level costs the number of sets, not of pixels.
 
-A pixel's 8 neighbours already in fall into at most 4 groups of mutually
-adjacent pixels, and the pixels of a group are already in one set (the
-later of two adjacent pixels joined the earlier); :data:`RING_GROUPS`
-gives, for each of the 256 patterns of neighbours in, one neighbour per
-group, so a pixel looks up 1 set where it would look up 8.
+Which neighbours are already in is known from the values alone (a
+neighbour comes first when it is brighter, or as bright and earlier in the
+order), so the counting sort stores each pixel's 8-bit pattern of
+neighbours in beside its coordinates, computed row by row; adding the
+pixels darkest first in reverse order, the neighbours in are exactly the
+others. A pixel's neighbours in fall into groups already joined in one set
+(:data:`RING_GROUPS`, :data:`HOLE_GROUPS`), so a pixel looks up one set per
+group: almost always one.
 
 The first MaxBoxAcc's box (the contour of largest polygon area) at every
 level comes from :func:`largest_contour_boxes`, and the best IoU per level
 from :func:`best_iou`.
 
-Compiled on first use and cached on disk (``cache=True``). Two things cost
-numba seconds of compile time and are avoided: 2-D slice copies, and
-inlining a per-pixel step into its loop (it also ran at half speed: the
-step is one function called per value, :func:`_add_pixels`).
+The kernels take their scratch arrays from the caller (:func:`workspace`)
+and index with unsigned integers (``U``): numba then skips the check for
+negative indices, and the per-pixel loop runs about twice as fast. They
+are compiled on first use and cached on disk (``cache=True``). Two things
+cost numba seconds of compile time and are avoided: 2-D slice copies, and
+inlining a per-pixel step into its loop (the step is one function called
+per value, :func:`_add_pixels`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 from numba import njit
+from numba import uint64 as U
 
-OUT = -1  # label of a pixel in no set (not added yet, or never: the frame)
+OUT = -1  # no set (a root not found yet)
 FRAME = 256  # fill level of the frame: above every pixel value
 
 # The 8 neighbours in ring order NW, N, NE, E, SE, S, SW, W (dx, dy).
 RING = ((-1, -1), (0, -1), (1, -1), (1, 0), (1, 1), (0, 1), (-1, 1), (-1, 0))
+GROUP_ROW = 5  # the group tables' row length: a count, then up to 4 neighbours
 
 
 def _ring_groups() -> np.ndarray:
-    """(256, 5) int64: for each pattern of neighbours in (bit j: ring neighbour j),
+    """(256 * 5,) int64: for each pattern of neighbours in (bit j: ring neighbour j),
     the number of groups of mutually 8-adjacent neighbours, then one member of each."""
-    table = np.zeros((256, 5), dtype=np.int64)
+    table = np.zeros((256, GROUP_ROW), dtype=np.int64)
     for mask in range(256):
         members = [j for j in range(8) if mask >> j & 1]
         seen: set[int] = set()
@@ -75,10 +84,37 @@ def _ring_groups() -> np.ndarray:
                     if b not in seen and max(abs(ax - bx), abs(ay - by)) == 1:
                         seen.add(b)
                         stack.append(b)
-    return table
+    return table.ravel()
 
 
 RING_GROUPS = _ring_groups()
+
+
+def _hole_groups() -> np.ndarray:
+    """(256 * 5,) int64: :data:`RING_GROUPS` for the darkest-first pass (4-connected).
+
+    Bit j of the pattern: ring neighbour j is in. Only the 4 neighbours N,
+    E, S, W (ring 1, 3, 5, 7) are joined; two of them are already in one set
+    when the diagonal neighbour between them is in too (N, NE, E are
+    4-connected), so each group lists one of them.
+    """
+    table = np.zeros((256, GROUP_ROW), dtype=np.int64)
+    for mask in range(256):
+        groups: list[set[int]] = [{j} for j in (1, 3, 5, 7) if mask >> j & 1]
+        for a, corner, b in ((1, 2, 3), (3, 4, 5), (5, 6, 7), (7, 0, 1)):
+            if mask >> corner & 1:
+                ga = next((g for g in groups if a in g), None)
+                gb = next((g for g in groups if b in g), None)
+                if ga is not None and gb is not None and ga is not gb:
+                    groups.remove(gb)
+                    ga |= gb
+        table[mask, 0] = len(groups)
+        for i, g in enumerate(groups):
+            table[mask, i + 1] = min(g)
+    return table.ravel()
+
+
+HOLE_GROUPS = _hole_groups()
 
 
 def _window_weights() -> np.ndarray:
@@ -98,33 +134,7 @@ def _window_weights() -> np.ndarray:
 
 
 WINDOW_WEIGHTS = _window_weights()
-
-
-def _hole_groups() -> np.ndarray:
-    """(256, 5) int64: :data:`RING_GROUPS` for the darkest-first pass (4-connected).
-
-    Bit j of the index: ring neighbour j is in. Only the 4 neighbours N, E,
-    S, W (ring 1, 3, 5, 7) are joined; two of them are already in one set
-    when the diagonal neighbour between them is in too (N, NE, E are
-    4-connected), so each group lists one of them.
-    """
-    table = np.zeros((256, 5), dtype=np.int64)
-    for mask in range(256):
-        groups: list[set[int]] = [{j} for j in (1, 3, 5, 7) if mask >> j & 1]
-        for a, corner, b in ((1, 2, 3), (3, 4, 5), (5, 6, 7), (7, 0, 1)):
-            if mask >> corner & 1:
-                ga = next((g for g in groups if a in g), None)
-                gb = next((g for g in groups if b in g), None)
-                if ga is not None and gb is not None and ga is not gb:
-                    groups.remove(gb)
-                    ga |= gb
-        table[mask, 0] = len(groups)
-        for i, g in enumerate(groups):
-            table[mask, i + 1] = min(g)
-    return table
-
-
-HOLE_GROUPS = _hole_groups()
+NO_WEIGHTS = np.zeros(0, dtype=np.int64)  # :func:`_add_pixels` without areas
 
 
 def workspace(height: int, width: int) -> tuple:
@@ -132,9 +142,10 @@ def workspace(height: int, width: int) -> tuple:
 
     Returns ``(u_pass, f_pass, fill_arrays)``: two :func:`_pass_arrays` (the
     pass over the map, and the first MaxBoxAcc's pass over its filled
-    version) and the arrays of :func:`fill_levels`. Reusing them across maps
-    spares the page faults of fresh allocations (about a tenth of the time
-    of a 224 x 224 sweep). Only their first entries are used on smaller maps.
+    version) and the scratch of :func:`fill_levels`. Reusing them across
+    maps spares the page faults of fresh allocations (about a tenth of the
+    time of a 224 x 224 sweep). On a smaller map only their first entries
+    are used.
     """
     n_padded = (height + 2) * (width + 2)
     return (
@@ -154,10 +165,10 @@ def _pass_arrays(height: int, width: int) -> tuple:
 
     ``val`` the padded values (int16, frame -1); ``packed`` the sorted
     pixels; ``bits`` a row of patterns; ``start`` the counting sort's
-    offsets; ``label`` the set of each padded pixel; then one row per set:
-    ``parent``, ``size``, ``box`` (x0, y0, x1, y1), the dense list ``alive``
-    of live roots and each root's position ``slot`` in it, and ``extra``
-    (:func:`_add_pixels`).
+    offsets; ``label`` the set of each padded pixel; then per set:
+    ``parent``, ``size``, ``box`` (4 per set), the dense list ``alive`` of
+    live roots and each root's position ``slot`` in it, and ``extra`` (3
+    per set, :func:`_add_pixels`).
     """
     n_padded = (height + 2) * (width + 2)
     n_sets = height * width + 1
@@ -169,10 +180,10 @@ def _pass_arrays(height: int, width: int) -> tuple:
         np.empty(n_padded, np.int32),
         np.empty(n_sets, np.int32),
         np.empty(n_sets, np.int32),
-        np.empty((n_sets, 4), np.int32),
+        np.empty(4 * n_sets, np.int32),
         np.empty(n_sets, np.int32),
         np.empty(n_sets, np.int32),
-        np.empty((n_sets, 3), np.int64),
+        np.empty(3 * n_sets, np.int64),
     )
 
 
@@ -182,14 +193,14 @@ def _pad_into(values, val):
     height, width = values.shape
     stride = width + 2
     for x in range(stride):
-        val[x] = -1
-        val[(height + 1) * stride + x] = -1
+        val[U(x)] = -1
+        val[U((height + 1) * stride + x)] = -1
     for y in range(height):
         row = (y + 1) * stride
-        val[row] = -1
-        val[row + width + 1] = -1
+        val[U(row)] = -1
+        val[U(row + width + 1)] = -1
         for x in range(width):
-            val[row + 1 + x] = values[y, x]
+            val[U(row + 1 + x)] = values[U(y), U(x)]
 
 
 @njit(cache=True, nogil=True)
@@ -212,7 +223,7 @@ def _sort_pixels(val, height, width, packed, bits, start):
     for y in range(height):
         row = (y + 1) * stride + 1
         for x in range(width):
-            start[val[row + x] + 1] += 1
+            start[U(val[U(row + x)] + 1)] += 1
     for v in range(256):
         start[v + 1] += start[v]
     nxt = start[:256].copy()
@@ -222,89 +233,119 @@ def _sort_pixels(val, height, width, packed, bits, start):
         mid = val[r - 1 : r + width + 1]
         down = val[r + stride - 1 : r + stride + width + 1]
         for x in range(width):  # up[x + 1], mid[x + 1], down[x + 1]: straight above, the pixel, below
-            v = mid[x + 1]
-            bits[x] = (
-                np.int64(up[x] >= v)
-                | np.int64(up[x + 1] >= v) << 1
-                | np.int64(up[x + 2] >= v) << 2
-                | np.int64(mid[x + 2] > v) << 3
-                | np.int64(down[x + 2] > v) << 4
-                | np.int64(down[x + 1] > v) << 5
-                | np.int64(down[x] > v) << 6
-                | np.int64(mid[x] >= v) << 7
+            v = mid[U(x + 1)]
+            bits[U(x)] = (
+                np.int64(up[U(x)] >= v)
+                | np.int64(up[U(x + 1)] >= v) << 1
+                | np.int64(up[U(x + 2)] >= v) << 2
+                | np.int64(mid[U(x + 2)] > v) << 3
+                | np.int64(down[U(x + 2)] > v) << 4
+                | np.int64(down[U(x + 1)] > v) << 5
+                | np.int64(down[U(x)] > v) << 6
+                | np.int64(mid[U(x)] >= v) << 7
             )
         for x in range(width):
-            v = mid[x + 1]
-            packed[nxt[v]] = bits[x] << 32 | y << 16 | x
+            v = U(mid[U(x + 1)])
+            packed[U(nxt[v])] = bits[U(x)] << 32 | y << 16 | x
             nxt[v] += 1
 
 
 @njit(cache=True, nogil=True, inline="always")
 def _root(parent, s):
     """Root of set ``s``, halving the path on the way."""
-    while parent[s] != s:
-        parent[s] = parent[parent[s]]
-        s = parent[s]
+    while parent[U(s)] != s:
+        g = parent[U(parent[U(s)])]
+        parent[U(s)] = g
+        s = g
     return s
 
 
-@njit(cache=True, nogil=True, inline="always")
-def _join(root, s, parent, size, box, alive, slot, n_alive, extra):
-    """Merge the sets of roots ``root`` and ``s`` (the smaller goes under).
+@njit(cache=True, nogil=True)
+def _add_pixels(lo, hi, packed, stride, sets, n_sets, n_alive, ring, groups, darkest_first, extra, weights, u8val):
+    """Add the pixels ``packed[lo:hi]`` (one value), each joined to the sets of its neighbours already in.
 
-    ``extra`` (sets, 3) int64, when not empty: per-set (sum, min, min)
-    columns, merged too. Returns (the merged root, the new number of live roots).
+    Brightest first (``darkest_first`` False): in raster order, 8-connected,
+    the neighbours in given by the pixel's pattern (:func:`_sort_pixels`)
+    and grouped by ``groups`` = :data:`RING_GROUPS`. Darkest first: in
+    reverse raster order, 4-connected, the neighbours in are ``~pattern``,
+    grouped by :data:`HOLE_GROUPS`. A set is looked up once per group; a
+    merge puts the smaller set under the larger.
+
+    ``sets`` = (label, parent, size, box, alive, slot) (:func:`_pass_arrays`).
+    When ``weights`` is not empty, each set also keeps in ``extra`` its
+    doubled polygon area (every pixel adds ``weights[pattern]``,
+    :data:`WINDOW_WEIGHTS`), its least value in ``u8val`` (padded) and its
+    first pixel in raster order. Returns (number of sets started, number of
+    live roots).
     """
-    if size[s] > size[root]:
-        root, s = s, root
-    parent[s] = root
-    size[root] += size[s]
-    box[root, 0] = min(box[root, 0], box[s, 0])
-    box[root, 1] = min(box[root, 1], box[s, 1])
-    box[root, 2] = max(box[root, 2], box[s, 2])
-    box[root, 3] = max(box[root, 3], box[s, 3])
-    if extra.shape[0]:
-        extra[root, 0] += extra[s, 0]
-        extra[root, 1] = min(extra[root, 1], extra[s, 1])
-        extra[root, 2] = min(extra[root, 2], extra[s, 2])
-    return root, _drop(alive, slot, n_alive, slot[s])
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _drop(alive, slot, n_alive, i):
-    """Remove entry ``i`` of the dense list of live roots; returns the new length."""
-    moved = alive[n_alive - 1]
-    alive[i] = moved
-    slot[moved] = i
-    return n_alive - 1
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _start_set(s, x, y, parent, size, box, alive, slot, n_alive):
-    """Set ``s`` = the one pixel (x, y); returns the new number of live roots."""
-    parent[s] = s
-    size[s] = 1
-    box[s, 0] = x
-    box[s, 1] = y
-    box[s, 2] = x
-    box[s, 3] = y
-    alive[n_alive] = s
-    slot[s] = n_alive
-    return n_alive + 1
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _take_in(root, x, y, size, box):
-    """Pixel (x, y) joins the set of ``root``."""
-    size[root] += 1
-    if x < box[root, 0]:
-        box[root, 0] = x
-    if x > box[root, 2]:
-        box[root, 2] = x
-    if y < box[root, 1]:
-        box[root, 1] = y
-    if y > box[root, 3]:
-        box[root, 3] = y
+    label, parent, size, box, alive, slot = sets
+    flip = 0xFF if darkest_first else 0
+    measured = weights.size > 0
+    for i in range(lo, hi):
+        k = hi - 1 - (i - lo) if darkest_first else i
+        e = packed[U(k)]
+        x = np.int32(e & 0xFFFF)
+        y = np.int32((e >> 16) & 0xFFFF)
+        pattern = ((e >> 32) ^ flip) & 0xFF
+        p = (y + 1) * stride + x + 1
+        row = pattern * GROUP_ROW
+        root = np.int32(OUT)
+        for g in range(groups[U(row)]):  # one neighbour per group of connected ones
+            s = _root(parent, label[U(p + ring[U(groups[U(row + 1 + g)])])])
+            if root == OUT:
+                root = s
+            elif s != root:  # merge: the smaller set goes under, its box and extras into the root's
+                if size[U(s)] > size[U(root)]:
+                    root, s = s, root
+                parent[U(s)] = root
+                size[U(root)] += size[U(s)]
+                b, c = U(4 * root), U(4 * s)
+                box[b] = min(box[b], box[c])
+                box[b + 1] = min(box[b + 1], box[c + 1])
+                box[b + 2] = max(box[b + 2], box[c + 2])
+                box[b + 3] = max(box[b + 3], box[c + 3])
+                if measured:
+                    b, c = U(3 * root), U(3 * s)
+                    extra[b] += extra[c]
+                    extra[b + 1] = min(extra[b + 1], extra[c + 1])
+                    extra[b + 2] = min(extra[b + 2], extra[c + 2])
+                moved = alive[U(n_alive - 1)]  # s leaves the list of live roots
+                alive[U(slot[U(s)])] = moved
+                slot[U(moved)] = slot[U(s)]
+                n_alive -= 1
+        if root == OUT:  # a new set: the pixel alone
+            root = np.int32(n_sets)
+            n_sets += 1
+            parent[U(root)] = root
+            size[U(root)] = 1
+            b = U(4 * root)
+            box[b] = box[b + 2] = x
+            box[b + 1] = box[b + 3] = y
+            alive[U(n_alive)] = root
+            slot[U(root)] = n_alive
+            n_alive += 1
+            if measured:
+                b = U(3 * root)
+                extra[b] = 0
+                extra[b + 1] = extra[b + 2] = 1 << 62
+        else:
+            size[U(root)] += 1
+            b = U(4 * root)
+            if x < box[b]:
+                box[b] = x
+            if y < box[b + 1]:
+                box[b + 1] = y
+            if x > box[b + 2]:
+                box[b + 2] = x
+            if y > box[b + 3]:
+                box[b + 3] = y
+        label[U(p)] = root
+        if measured:
+            b = U(3 * root)
+            extra[b] += weights[U(pattern)]
+            extra[b + 1] = min(extra[b + 1], u8val[U(p)])
+            extra[b + 2] = min(extra[b + 2], p)
+    return n_sets, n_alive
 
 
 @njit(cache=True, nogil=True)
@@ -323,66 +364,14 @@ def _emit(out, n_out, level, alive, n_alive, box, grow, width, height):
                 bigger[i, j] = out[i, j]
         out = bigger
     for i in range(n_alive):
-        r = alive[i]
+        b = 4 * alive[i]
         out[n_out, 0] = level
-        out[n_out, 1] = box[r, 0] - grow
-        out[n_out, 2] = box[r, 1] - grow
-        out[n_out, 3] = min(box[r, 2] + grow + 1, width - 1)
-        out[n_out, 4] = min(box[r, 3] + grow + 1, height - 1)
+        out[n_out, 1] = box[b] - grow
+        out[n_out, 2] = box[b + 1] - grow
+        out[n_out, 3] = min(box[b + 2] + grow + 1, width - 1)
+        out[n_out, 4] = min(box[b + 3] + grow + 1, height - 1)
         n_out += 1
     return out, n_out
-
-
-@njit(cache=True, nogil=True)
-def _add_pixels(lo, hi, packed, stride, sets, n_sets, n_alive, ring, groups, extra, weights, u8val, darkest_first):
-    """Add the pixels ``packed[lo:hi]`` (one value), each joined to the sets of its neighbours already in.
-
-    Brightest first (``darkest_first`` False): in raster order, 8-connected,
-    the neighbours in given by the pixel's pattern (:func:`_sort_pixels`)
-    and grouped by ``groups`` = :data:`RING_GROUPS`. Darkest first: in
-    reverse raster order, 4-connected, the neighbours in are ``~pattern``,
-    grouped by :data:`HOLE_GROUPS`. A set is looked up once per group.
-
-    ``sets`` = (label, parent, size, box, alive, slot) (:func:`_pass_arrays`).
-    When ``extra`` (sets, 3) is not empty, each set also keeps its doubled
-    polygon area (every pixel adds ``weights[pattern]``,
-    :data:`WINDOW_WEIGHTS`), its least value in ``u8val`` (padded) and its
-    first pixel in raster order. Returns (number of sets started, number of
-    live roots).
-
-    (One call per value, not per pixel: numba compiles the loop best here.)
-    """
-    label, parent, size, box, alive, slot = sets
-    flip = 0xFF if darkest_first else 0
-    for i in range(lo, hi):
-        k = hi - 1 - (i - lo) if darkest_first else i
-        e = packed[k]
-        x = e & 0xFFFF
-        y = (e >> 16) & 0xFFFF
-        pattern = (e >> 32) ^ flip
-        p = (y + 1) * stride + x + 1
-        root = OUT
-        for g in range(groups[pattern, 0]):  # one neighbour per group of connected ones
-            s = _root(parent, label[p + ring[groups[pattern, g + 1]]])
-            if root == OUT:
-                root = s
-            elif s != root:
-                root, n_alive = _join(root, s, parent, size, box, alive, slot, n_alive, extra)
-        if root == OUT:
-            root = n_sets
-            n_sets += 1
-            n_alive = _start_set(root, x, y, parent, size, box, alive, slot, n_alive)
-            if extra.shape[0]:
-                extra[root, 0] = 0
-                extra[root, 1] = extra[root, 2] = 1 << 62
-        else:
-            _take_in(root, x, y, size, box)
-        label[p] = root
-        if extra.shape[0]:
-            extra[root, 0] += weights[pattern]
-            extra[root, 1] = min(extra[root, 1], u8val[p])
-            extra[root, 2] = min(extra[root, 2], p)
-    return n_sets, n_alive
 
 
 @njit(cache=True, nogil=True)
@@ -468,7 +457,7 @@ def _hole_rows(arrays, height, width, level_slot, hole_groups, out, n_out):
     n = (height + 2) * stride
     outside = 0
     parent[outside] = outside
-    size[outside] = 1 << 30  # always the larger set: it stays the root
+    size[outside] = 1 << 30  # always the larger set: it stays a root
     for x in range(stride):
         label[x] = label[n - 1 - x] = outside
     for y in range(1, height + 1):
@@ -481,8 +470,9 @@ def _hole_rows(arrays, height, width, level_slot, hole_groups, out, n_out):
         highest -= 1
     for v in range(highest + 1):  # after value v: the holes of {u8 > v}
         n_sets, n_alive = _add_pixels(
-            start[v], start[v + 1], packed, stride, sets, n_sets, n_alive, ring, hole_groups, extra[:0], ring, val, True
-        )
+            start[v], start[v + 1], packed, stride, sets, n_sets, n_alive, ring, hole_groups, True,
+            extra, NO_WEIGHTS, val,
+        )  # fmt: skip
         if level_slot[v] >= 0:
             out, n_out = _emit(out, n_out, level_slot[v], alive, n_alive, box, 1, width, height)
     return out, n_out
@@ -516,8 +506,9 @@ def level_boxes(u8, level_slot, ring_groups, hole_groups, ws):
         lowest += 1
     for v in range(255, lowest, -1):  # after value v: the components of {u8 > v - 1}
         n_sets, n_alive = _add_pixels(
-            start[v], start[v + 1], packed, stride, sets, n_sets, n_alive, ring, ring_groups, extra[:0], ring, val, False
-        )
+            start[v], start[v + 1], packed, stride, sets, n_sets, n_alive, ring, ring_groups, False,
+            extra, NO_WEIGHTS, val,
+        )  # fmt: skip
         if level_slot[v - 1] >= 0:
             out, n_out = _emit(out, n_out, level_slot[v - 1], sets[4], n_alive, sets[3], 0, width, height)
     out, n_out = _hole_rows(arrays, height, width, level_slot, hole_groups, out, n_out)
@@ -561,7 +552,8 @@ def largest_contour_boxes(u8, level_slot, ring_groups, hole_groups, window_weigh
     # U: the components of {u8 > l}; F: those of {fill > l}; both with extras
     u_sets = _sorted_pass(u8, u_arrays)
     f_val = f_arrays[0]
-    f_val[: (height + 2) * stride] = -1
+    for p in range((height + 2) * stride):
+        f_val[p] = -1
     for y in range(height):
         for x in range(width):
             p = (y + 1) * stride + x + 1
@@ -583,38 +575,38 @@ def largest_contour_boxes(u8, level_slot, ring_groups, hole_groups, window_weigh
     n_rows = 0
     for v in range(255, lowest, -1):  # after value v: the components of {u8 > v - 1}, {fill > v - 1}
         u_n, u_alive_n = _add_pixels(
-            u_start[v], u_start[v + 1], u_packed, stride, u_sets, u_n, u_alive_n, ring, ring_groups,
-            u_extra, window_weights, u_val, False,
+            u_start[v], u_start[v + 1], u_packed, stride, u_sets, u_n, u_alive_n, ring, ring_groups, False,
+            u_extra, window_weights, u_val,
         )  # fmt: skip
         f_n, f_alive_n = _add_pixels(
-            f_start[v], f_start[v + 1], f_packed, stride, f_sets, f_n, f_alive_n, ring, ring_groups,
-            f_extra, window_weights, u_val, False,
+            f_start[v], f_start[v + 1], f_packed, stride, f_sets, f_n, f_alive_n, ring, ring_groups, False,
+            f_extra, window_weights, u_val,
         )  # fmt: skip
         if level_slot[v - 1] < 0:
             continue
         if rows_too:
             rows, n_rows = _emit(rows, n_rows, level_slot[v - 1], u_sets[4], u_alive_n, u_sets[3], 0, width, height)
-        # the largest filled component, and whether another one ties with it
+        # the largest filled component (doubled area extra[3 * s]), and whether another one ties with it
         best = OUT
         ties = 0
         for i in range(f_alive_n):
             r = f_alive[i]
-            if best == OUT or f_extra[r, 0] > f_extra[best, 0]:
+            if best == OUT or f_extra[3 * r] > f_extra[3 * best]:
                 best = r
                 ties = 0
-            elif f_extra[r, 0] == f_extra[best, 0]:
+            elif f_extra[3 * r] == f_extra[3 * best]:
                 ties += 1
         if best == OUT:  # an empty mask (not a wanted level by contract): wsolevaluation's (0, 0, 0, 0)
             continue
         undecided = ties > 0
-        if not undecided and f_extra[best, 1] <= v - 1:  # it has holes: is its own polygon > 0?
-            own = _root(u_sets[1], u_sets[0][f_extra[best, 2]])
-            undecided = u_extra[own, 0] == 0
+        if not undecided and f_extra[3 * best + 1] <= v - 1:  # it has holes: is its own polygon > 0?
+            own = _root(u_sets[1], u_sets[0][f_extra[3 * best + 2]])
+            undecided = u_extra[3 * own] == 0
         row = out[level_slot[v - 1]]
-        row[0] = f_box[best, 0]
-        row[1] = f_box[best, 1]
-        row[2] = min(f_box[best, 2] + 1, width - 1)
-        row[3] = min(f_box[best, 3] + 1, height - 1)
+        row[0] = f_box[4 * best]
+        row[1] = f_box[4 * best + 1]
+        row[2] = min(f_box[4 * best + 2] + 1, width - 1)
+        row[3] = min(f_box[4 * best + 3] + 1, height - 1)
         row[4] = undecided
     if rows_too:
         rows, n_rows = _hole_rows(u_arrays, height, width, level_slot, hole_groups, rows, n_rows)
