@@ -56,7 +56,6 @@ from numba import njit
 from numba import uint64 as U
 
 OUT = -1  # no set (a root not found yet)
-FRAME = 256  # fill level of the frame: above every pixel value
 
 # The 8 neighbours in ring order NW, N, NE, E, SE, S, SW, W (dx, dy).
 RING = ((-1, -1), (0, -1), (1, -1), (1, 0), (1, 1), (0, 1), (-1, 1), (-1, 0))
@@ -140,24 +139,14 @@ NO_WEIGHTS = np.zeros(0, dtype=np.int64)  # :func:`_add_pixels` without areas
 def workspace(height: int, width: int) -> tuple:
     """Scratch arrays for the kernels on maps up to ``height`` x ``width`` (reused across maps).
 
-    Returns ``(u_pass, f_pass, fill_arrays)``: two :func:`_pass_arrays` (the
+    Returns ``(u_pass, f_pass, history)``: two :func:`_pass_arrays` (the
     pass over the map, and the first MaxBoxAcc's pass over its filled
-    version) and the scratch of :func:`fill_levels`. Reusing them across
-    maps spares the page faults of fresh allocations (about a tenth of the
-    time of a 224 x 224 sweep). On a smaller map only their first entries
-    are used.
+    version) and a record of merges (:func:`_add_pixels`, 2 per set).
+    Reusing them across maps spares the page faults of fresh allocations
+    (about a tenth of the time of a 224 x 224 sweep). On a smaller map only
+    their first entries are used.
     """
-    n_padded = (height + 2) * (width + 2)
-    return (
-        _pass_arrays(height, width),
-        _pass_arrays(height, width),
-        (
-            np.empty(n_padded, np.int16),
-            np.empty(n_padded, np.int32),
-            np.empty(n_padded, np.int32),
-            np.empty(n_padded, np.bool_),
-        ),
-    )
+    return _pass_arrays(height, width), _pass_arrays(height, width), np.empty(2 * (height * width + 1), np.int64)
 
 
 def _pass_arrays(height: int, width: int) -> tuple:
@@ -261,7 +250,9 @@ def _root(parent, s):
 
 
 @njit(cache=True, nogil=True)
-def _add_pixels(lo, hi, packed, stride, sets, n_sets, n_alive, ring, groups, darkest_first, extra, weights, u8val):
+def _add_pixels(
+    lo, hi, packed, stride, sets, n_sets, n_alive, ring, groups, darkest_first, extra, weights, u8val, history, value
+):
     """Add the pixels ``packed[lo:hi]`` (one value), each joined to the sets of its neighbours already in.
 
     Brightest first (``darkest_first`` False): in raster order, 8-connected,
@@ -275,12 +266,15 @@ def _add_pixels(lo, hi, packed, stride, sets, n_sets, n_alive, ring, groups, dar
     When ``weights`` is not empty, each set also keeps in ``extra`` its
     doubled polygon area (every pixel adds ``weights[pattern]``,
     :data:`WINDOW_WEIGHTS`), its least value in ``u8val`` (padded) and its
-    first pixel in raster order. Returns (number of sets started, number of
-    live roots).
+    first pixel in raster order. When ``history`` is not empty, a set that
+    goes under another records that set and ``value`` (the pixels' value)
+    at ``history[2 * s: 2 * s + 2]``. Returns (number of sets started,
+    number of live roots).
     """
     label, parent, size, box, alive, slot = sets
     flip = 0xFF if darkest_first else 0
     measured = weights.size > 0
+    recorded = history.size > 0
     for i in range(lo, hi):
         k = hi - 1 - (i - lo) if darkest_first else i
         e = packed[U(k)]
@@ -299,6 +293,9 @@ def _add_pixels(lo, hi, packed, stride, sets, n_sets, n_alive, ring, groups, dar
                     root, s = s, root
                 parent[U(s)] = root
                 size[U(root)] += size[U(s)]
+                if recorded:
+                    history[U(2 * s)] = root
+                    history[U(2 * s + 1)] = value
                 b, c = U(4 * root), U(4 * s)
                 box[b] = min(box[b], box[c])
                 box[b + 1] = min(box[b + 1], box[c + 1])
@@ -324,6 +321,8 @@ def _add_pixels(lo, hi, packed, stride, sets, n_sets, n_alive, ring, groups, dar
             alive[U(n_alive)] = root
             slot[U(root)] = n_alive
             n_alive += 1
+            if recorded:
+                history[U(2 * root)] = OUT
             if measured:
                 b = U(3 * root)
                 extra[b] = 0
@@ -391,68 +390,19 @@ def _sorted_pass(values, arrays):
 
 
 @njit(cache=True, nogil=True)
-def fill_levels(u8, val, fill, queue, queued):
-    """Grayscale hole filling of ``u8`` (4-connected), on the padded flat grid (``fill``, int32).
-
-    ``fill[p]`` is the least, over 4-connected paths from a border pixel to
-    ``p``, of the largest value on the path, so ``p`` reaches the border
-    within ``{u8 <= l}`` exactly when ``l >= fill[p]``; the frame holds
-    :data:`FRAME`. Reconstruction by erosion with Vincent's hybrid
-    algorithm (IEEE TIP 1993): one raster and one anti-raster scan, then a
-    queue for what they leave. ``val``, ``queue`` and ``queued``: scratch
-    (:func:`workspace`). Returns ``fill``.
-    """
-    height, width = u8.shape
-    stride = width + 2
-    n = (height + 2) * stride
-    for p in range(n):
-        val[p] = FRAME
-        fill[p] = FRAME
-        queued[p] = False
-    for y in range(height):
-        for x in range(width):
-            p = (y + 1) * stride + x + 1
-            val[p] = u8[y, x]
-            on_border = y == 0 or x == 0 or y == height - 1 or x == width - 1
-            fill[p] = u8[y, x] if on_border else 255
-    for y in range(2, height):  # interior rows, raster order: from above and the left
-        for p in range(y * stride + 2, y * stride + width):
-            fill[p] = max(val[p], min(fill[p], fill[p - 1], fill[p - stride]))
-    head = tail = 0  # ``queue`` is a ring buffer; a pixel is in it at most once
-    for y in range(height - 1, 1, -1):  # anti-raster: from below and the right
-        for p in range(y * stride + width - 1, y * stride + 1, -1):
-            f = max(val[p], min(fill[p], fill[p + 1], fill[p + stride]))
-            fill[p] = f
-            for q in (p + 1, p + stride):
-                if f < fill[q] and val[q] < fill[q]:
-                    queue[tail] = p
-                    queued[p] = True
-                    tail = (tail + 1) % n
-                    break
-    while head != tail:
-        p = queue[head]
-        queued[p] = False
-        head = (head + 1) % n
-        for q in (p - stride, p - 1, p + 1, p + stride):
-            if fill[p] < fill[q] and val[q] < fill[q]:  # never true on the border or the frame
-                fill[q] = max(fill[p], val[q])
-                if not queued[q]:
-                    queue[tail] = q
-                    queued[q] = True
-                    tail = (tail + 1) % n
-    return fill
-
-
-@njit(cache=True, nogil=True)
-def _hole_rows(arrays, height, width, level_slot, hole_groups, out, n_out):
+def _hole_rows(sorted_arrays, set_arrays, height, width, level_slot, hole_groups, out, n_out, history):
     """Hole-contour rows (appended to ``out``): the 4-connected components of ``{u8 <= l}`` off the border.
 
-    ``arrays``: a pass (:func:`_pass_arrays`) whose pixels :func:`_sorted_pass`
-    sorted; its sets are reused. The pixels are added darkest first; the
-    frame is one set, the outside, that is never listed, so a component
-    leaves the list when it reaches the border. Returns (out, row count).
+    ``sorted_arrays``: a pass (:func:`_pass_arrays`) whose pixels
+    :func:`_sorted_pass` sorted; ``set_arrays``: the pass whose sets are
+    used (the same one, or another). The pixels are added darkest first; the
+    frame is one set, the outside (set 0), that is never listed, so a
+    component leaves the list when it reaches the border. No row is written
+    when ``out`` has no rows. ``history``: as :func:`_add_pixels` (or
+    empty). Returns (out, row count, number of sets).
     """
-    val, packed, _, start, label, parent, size, box, alive, slot, extra = arrays
+    val, packed, start = sorted_arrays[0], sorted_arrays[1], sorted_arrays[3]
+    label, parent, size, box, alive, slot, extra = set_arrays[4:]
     stride = width + 2
     n = (height + 2) * stride
     outside = 0
@@ -465,17 +415,70 @@ def _hole_rows(arrays, height, width, level_slot, hole_groups, out, n_out):
     ring = _ring8(stride)
     sets = (label, parent, size, box, alive, slot)
     n_sets, n_alive = 1, 0
-    highest = 255
-    while highest >= 0 and level_slot[highest] < 0:
-        highest -= 1
+    highest = _highest_level(level_slot)
     for v in range(highest + 1):  # after value v: the holes of {u8 > v}
         n_sets, n_alive = _add_pixels(
             start[v], start[v + 1], packed, stride, sets, n_sets, n_alive, ring, hole_groups, True,
-            extra, NO_WEIGHTS, val,
+            extra, NO_WEIGHTS, val, history, v,
         )  # fmt: skip
-        if level_slot[v] >= 0:
+        if level_slot[v] >= 0 and out.shape[0]:
             out, n_out = _emit(out, n_out, level_slot[v], alive, n_alive, box, 1, width, height)
-    return out, n_out
+    return out, n_out, n_sets
+
+
+@njit(cache=True, nogil=True)
+def _highest_level(level_slot):
+    """The highest wanted level (-1 when none is)."""
+    highest = 255
+    while highest >= 0 and level_slot[highest] < 0:
+        highest -= 1
+    return highest
+
+
+@njit(cache=True, nogil=True)
+def _fill_into(f_val, u_val, label, history, n_sets, height, width, highest):
+    """Grayscale hole filling (4-connected) from the darkest-first pass, into ``f_val`` (padded, frame -1).
+
+    ``fill[p]`` is the least level ``l`` at which ``p`` reaches the border
+    within ``{u8 <= l}``: the value at which the pass joined the set of
+    ``p`` (through the sets it went under, :func:`_add_pixels`' ``history``)
+    to the outside (set 0); the pixel's own value when it joined the
+    outside itself. Pixels the pass did not reach by ``highest`` get 255:
+    above every wanted level, which is all that the components of
+    ``{fill > l}`` at wanted levels depend on.
+    """
+    stride = width + 2
+    reach = np.empty(n_sets, np.int32)  # the fill level of each set, 255 when not reached
+    reach[0] = -1  # the outside: a pixel in it keeps its own value
+    for s in range(1, n_sets):
+        reach[s] = -2  # not known yet
+    chain = np.empty(n_sets, np.int64)
+    for s0 in range(1, n_sets):
+        depth = 0
+        s = s0
+        while reach[s] == -2:  # up the sets it went under, to one whose level is known
+            chain[depth] = s
+            depth += 1
+            if history[2 * s] < 0:  # never went under: still apart at the end of the pass
+                reach[s] = 255
+                break
+            if history[2 * s] == 0:
+                reach[s] = history[2 * s + 1]
+                break
+            s = history[2 * s]
+        level = reach[s]
+        for i in range(depth):
+            reach[chain[i]] = level
+    for p in range((height + 2) * stride):
+        f_val[p] = -1
+    for y in range(height):
+        for x in range(width):
+            p = (y + 1) * stride + x + 1
+            if u_val[p] > highest:
+                f_val[p] = 255
+            else:
+                r = reach[label[p]]
+                f_val[p] = u_val[p] if r < 0 else r
 
 
 @njit(cache=True, nogil=True)
@@ -501,17 +504,18 @@ def level_boxes(u8, level_slot, ring_groups, hole_groups, ws):
     ring = _ring8(stride)
     out = np.empty((1024, 5), np.int32)
     n_out = n_sets = n_alive = 0
+    no_history = ws[2][:0]
     lowest = 0
     while lowest < 256 and level_slot[lowest] < 0:
         lowest += 1
     for v in range(255, lowest, -1):  # after value v: the components of {u8 > v - 1}
         n_sets, n_alive = _add_pixels(
             start[v], start[v + 1], packed, stride, sets, n_sets, n_alive, ring, ring_groups, False,
-            extra, NO_WEIGHTS, val,
+            extra, NO_WEIGHTS, val, no_history, v,
         )  # fmt: skip
         if level_slot[v - 1] >= 0:
             out, n_out = _emit(out, n_out, level_slot[v - 1], sets[4], n_alive, sets[3], 0, width, height)
-    out, n_out = _hole_rows(arrays, height, width, level_slot, hole_groups, out, n_out)
+    out, n_out, _ = _hole_rows(arrays, arrays, height, width, level_slot, hole_groups, out, n_out, no_history)
     return out[:n_out]
 
 
@@ -525,7 +529,7 @@ def largest_contour_boxes(u8, level_slot, ring_groups, hole_groups, window_weigh
     inside it, lie within the outer polygon of the component around it.
     The outer polygon of a top-level component encloses the component with
     its holes filled, and those filled components are the 8-connected
-    components of ``{fill > l}`` (``fill`` = :func:`fill_levels`). Their
+    components of ``{fill > l}`` (``fill``: :func:`_fill_into`). Their
     polygon areas come from a union-find pass over ``fill`` in which every
     pixel adds its :data:`WINDOW_WEIGHTS` (doubled areas, exact integers).
 
@@ -535,9 +539,10 @@ def largest_contour_boxes(u8, level_slot, ring_groups, hole_groups, window_weigh
     otherwise a hole contour could tie with it. Other levels are flagged:
     the caller asks ``cv2.findContours`` (exact, and rare).
 
-    With ``rows_too``, the pass over ``u8`` (the components of ``{u8 >
-    l}``) also gives every contour's box, as :func:`level_boxes` does, and
-    its sorted pixels serve the hole pass.
+    The fill levels come from the darkest-first pass of the holes, so with
+    ``rows_too`` that pass and the pass over ``u8`` (the components of
+    ``{u8 > l}``) also give every contour's box, as :func:`level_boxes`
+    does, at little extra cost.
 
     Returns ``(largest, rows)``: (n_slots, 5) int32 ``x0, y0, x1, y1``
     (wsolevaluation's clipped box) and a flag (1: undecided here), one row
@@ -547,18 +552,15 @@ def largest_contour_boxes(u8, level_slot, ring_groups, hole_groups, window_weigh
     height, width = u8.shape
     stride = width + 2
     ring = _ring8(stride)
-    u_arrays, f_arrays, fill_arrays = ws
-    fill = fill_levels(u8, fill_arrays[0], fill_arrays[1], fill_arrays[2], fill_arrays[3])
-    # U: the components of {u8 > l}; F: those of {fill > l}; both with extras
+    u_arrays, f_arrays, history = ws
     u_sets = _sorted_pass(u8, u_arrays)
+    # the holes, darkest first, in F's sets (free until F's pass): their rows, and the fill levels
+    rows = np.empty((1024 if rows_too else 0, 5), np.int32)
+    rows, n_rows, n_sets = _hole_rows(u_arrays, f_arrays, height, width, level_slot, hole_groups, rows, 0, history)
     f_val = f_arrays[0]
-    for p in range((height + 2) * stride):
-        f_val[p] = -1
-    for y in range(height):
-        for x in range(width):
-            p = (y + 1) * stride + x + 1
-            f_val[p] = fill[p]
+    _fill_into(f_val, u_arrays[0], f_arrays[4], history, n_sets, height, width, _highest_level(level_slot))
     _sort_pixels(f_val, height, width, f_arrays[1], f_arrays[2], f_arrays[3])
+    # U: the components of {u8 > l}; F: those of {fill > l}; both with extras
     f_sets = (f_arrays[4], f_arrays[5], f_arrays[6], f_arrays[7], f_arrays[8], f_arrays[9])
     u_val, u_packed, u_start, u_extra = u_arrays[0], u_arrays[1], u_arrays[3], u_arrays[10]
     f_packed, f_start, f_extra = f_arrays[1], f_arrays[3], f_arrays[10]
@@ -571,16 +573,14 @@ def largest_contour_boxes(u8, level_slot, ring_groups, hole_groups, window_weigh
             n_slots = max(n_slots, level_slot[lv] + 1)
             lowest = min(lowest, lv)
     out = np.zeros((n_slots, 5), np.int32)
-    rows = np.empty((1024 if rows_too else 0, 5), np.int32)
-    n_rows = 0
     for v in range(255, lowest, -1):  # after value v: the components of {u8 > v - 1}, {fill > v - 1}
         u_n, u_alive_n = _add_pixels(
             u_start[v], u_start[v + 1], u_packed, stride, u_sets, u_n, u_alive_n, ring, ring_groups, False,
-            u_extra, window_weights, u_val,
+            u_extra, window_weights, u_val, history[:0], v,
         )  # fmt: skip
         f_n, f_alive_n = _add_pixels(
             f_start[v], f_start[v + 1], f_packed, stride, f_sets, f_n, f_alive_n, ring, ring_groups, False,
-            f_extra, window_weights, u_val,
+            f_extra, window_weights, u_val, history[:0], v,
         )  # fmt: skip
         if level_slot[v - 1] < 0:
             continue
@@ -608,8 +608,6 @@ def largest_contour_boxes(u8, level_slot, ring_groups, hole_groups, window_weigh
         row[2] = min(f_box[4 * best + 2] + 1, width - 1)
         row[3] = min(f_box[4 * best + 3] + 1, height - 1)
         row[4] = undecided
-    if rows_too:
-        rows, n_rows = _hole_rows(u_arrays, height, width, level_slot, hole_groups, rows, n_rows)
     return out, rows[:n_rows]
 
 
