@@ -112,6 +112,64 @@ def test_inclusive_iou_by_hand():
     assert inclusive_iou(np.array([[3, 3, 1, 1]]), np.array([[3, 3, 1, 1]]))[0, 0] == 0.0  # degenerate
 
 
+def fill_by_levels(u8: np.ndarray) -> np.ndarray:
+    """Grayscale hole filling by brute force: the least l at which each pixel reaches
+    the border within {u8 <= l}, 4-connected (scipy's labelling at every level)."""
+    from scipy import ndimage
+
+    fill = np.full(u8.shape, 256)
+    four = ndimage.generate_binary_structure(2, 1)
+    for level in range(256):
+        labels, _ = ndimage.label(u8 <= level, structure=four)
+        border = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+        reached = np.isin(labels, border[border > 0]) & (fill == 256)
+        fill[reached] = level
+    return fill
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_fill_levels_from_the_hole_pass_equal_brute_force(seed):
+    # the first MaxBoxAcc fills holes with the fill levels the darkest-first
+    # pass records; a pixel that reaches the border by the highest wanted
+    # level gets the brute-force level, any other 255 (above every wanted level)
+    from infocam import _sweep_kernels as k
+
+    rng = np.random.default_rng(seed)
+    h, w = (int(v) for v in rng.integers(5, 30, 2))
+    u8 = scoremap_to_uint8(smooth(rng, h, w, 1.5)) if seed % 2 else rng.integers(0, 6, (h, w)).astype(np.uint8)
+    u_pass, f_pass, history = k.workspace(h, w)
+    highest = int(u8.max()) - 1 - seed  # below the peak, as the levels of a sweep are
+    level_slot = np.where(np.arange(256) <= highest, np.arange(256), -1)
+    k._sorted_pass(u8, u_pass)
+    _, _, n_sets = k._hole_rows(u_pass, f_pass, h, w, level_slot, k.HOLE_GROUPS, np.empty((0, 5), np.int32), 0, history)
+    k._fill_into(f_pass[0], u_pass[0], f_pass[4], history, n_sets, h, w, highest)
+    got = f_pass[0][: (h + 2) * (w + 2)].reshape(h + 2, w + 2)[1:-1, 1:-1]
+    fill = fill_by_levels(u8)
+    want = np.where(fill <= highest, fill, 255)
+    assert np.array_equal(got, want)
+
+
+def test_scratch_reused_across_map_sizes_and_threads():
+    # the kernels' scratch arrays are kept per thread and reused by smaller
+    # maps: nothing of one map may leak into the next, nor across threads
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(11)
+    thr = np.arange(0, 1, 0.01)
+    shapes = [(40, 50), (7, 9), (1, 1), (45, 30), (12, 60), (40, 50)]
+    maps = [smooth(rng, h, w, 2.0) if h * w > 1 else np.ones((1, 1), np.float32) for h, w in shapes]
+    gts = [random_gt(rng, h, w, 2) for h, w in shapes]
+    want = [(reference_sweep(m, g, thr), reference_sweep(m, g, thr, multi_contour=False)) for m, g in zip(maps, gts)]
+    for (m, g), (v2, v1) in zip(zip(maps, gts), want):
+        assert np.array_equal(fast_sweep(m, g, thr), v2)
+        got = fast_sweeps(m, g, thr)
+        assert np.array_equal(got[0], v2) and np.array_equal(got[1], v1)
+    with ThreadPoolExecutor(2) as pool:
+        got = list(pool.map(lambda i: fast_sweeps(maps[i % 6], gts[i % 6], thr), range(24)))
+    for i, (v2, v1) in enumerate(got):
+        assert np.array_equal(v2, want[i % 6][0]) and np.array_equal(v1, want[i % 6][1])
+
+
 def test_compiled_best_iou_is_inclusive_iou():
     # the fast sweeps score boxes with a compiled copy of inclusive_iou's
     # arithmetic: the same bits, boxes of any shape (degenerate, disjoint,

@@ -443,9 +443,9 @@ def _fill_into(f_val, u_val, label, history, n_sets, height, width, highest):
     within ``{u8 <= l}``: the value at which the pass joined the set of
     ``p`` (through the sets it went under, :func:`_add_pixels`' ``history``)
     to the outside (set 0); the pixel's own value when it joined the
-    outside itself. Pixels the pass did not reach by ``highest`` get 255:
-    above every wanted level, which is all that the components of
-    ``{fill > l}`` at wanted levels depend on.
+    outside itself. A pixel that does not reach the border by ``highest``
+    (the pass stops there) gets 255: above every wanted level, which is
+    all that the components of ``{fill > l}`` at wanted levels depend on.
     """
     stride = width + 2
     reach = np.empty(n_sets, np.int32)  # the fill level of each set, 255 when not reached
