@@ -44,11 +44,10 @@ come from one union-find pass over the pixels (see :func:`candidate_boxes`).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from types import ModuleType
 from typing import Any, Literal, NamedTuple, overload
-
-import threading
 
 import cv2
 import numpy as np
