@@ -24,7 +24,15 @@ from typing import Any
 
 import torch
 
-from infocam.bench.common import BenchContext, goal, interleaved, make_entry, median, overridden, paired_ratios
+from infocam.bench.common import (
+    BenchContext,
+    goal,
+    interleaved,
+    make_entry,
+    median,
+    overridden,
+    paired_ratios,
+)
 
 NAME = "faithfulness"
 TITLE = "faithfulness: ResNet50 deletion + insertion curves vs 2 x steps plain forward passes"
