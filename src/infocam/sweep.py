@@ -343,8 +343,9 @@ def candidate_boxes(
     Method (:mod:`infocam._sweep_kernels`): one union-find pass adds the
     pixels brightest first; once every pixel of value ``v`` is in, its sets
     are the components of ``{u8 > v - 1}``, and their boxes are read off.
-    A second pass finds the holes from the pixels some level encloses.
-    Worked example::
+    A second pass adds them darkest first, 4-connected, with the frame
+    around the map as one set (the outside): once every pixel of value ``v``
+    is in, the other sets are the holes of ``{u8 > v}``. Worked example::
 
         u8 (4 x 4)    levels 8, 7, 6: {u8 > l} is the 9 alone: box (0, 0, 1, 1)
         9 0 0 0       (wsolevaluation's x + w, y + h: one pixel too wide)
@@ -357,10 +358,10 @@ def candidate_boxes(
     First pass: value 9 starts a set {(0, 0)}; its box is read for levels
     8, 7, 6. Value 6: the eight 6s join one another and the 9's set; the
     box is read for levels 5 .. 2. Value 2 joins it; levels 1, 0. Second
-    pass: a pixel is in a hole at level ``l`` while ``u8 <= l < fill``,
-    ``fill`` being the lowest level at which it reaches the border through
-    pixels ``<= l`` (the 2: fill 6; every other pixel: its own value), so
-    only the 2 is added, for levels 2 .. 5.
+    pass: the seven 0s join the outside (levels 0, 1: no hole). The 2 starts
+    a set of its own (its 4 neighbours are 6s, not in yet): a hole, read for
+    levels 2 .. 5, grown by one pixel: (1, 1, 3, 3). The 6s join the
+    outside and the 2's set with it: no hole from level 6 on.
 
     Returns:
         ``(level_index, boxes)``: (K,) positions into ``levels`` and (K, 4)
