@@ -85,3 +85,45 @@ def test_one_process_needs_no_process_group(monkeypatch: pytest.MonkeyPatch) -> 
         D.init_distributed("cpu")
     with pytest.raises(InputError, match="device: must be auto, cpu, cuda or cuda:N, got 'gpu'"):
         D.resolve_device("gpu")
+
+
+@pytest.mark.slow
+def test_two_process_evaluate_save_maps(tmp_path: Path) -> None:
+    # every rank writes its share of the maps into the folder the first rank
+    # prepared; a folder that is not empty stops both ranks with the message
+    # (no rank waits forever, no map is written)
+    sys.path.insert(0, str(Path(__file__).parent))
+    from data_factory import make_csv
+
+    from infocam.models import build_model
+
+    root = make_csv(tmp_path / "data", n_classes=2, n_train_per_class=1, n_test_per_class=3, size=(64, 64))
+    torch.manual_seed(0)
+    weights = tmp_path / "w.pt"
+    torch.save(build_model("small_cnn", 2).state_dict(), weights)
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    for var in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
+        env.pop(var, None)
+
+    def run(maps: Path) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [
+                *_torchrun(), "--standalone", "--nproc-per-node", "2", "-m", "infocam", "evaluate",
+                "--model", "small_cnn", "--weights", str(weights), "--num-classes", "2", "--data", str(root),
+                "--format", "csv", "--split", "all_test", "--methods", "cam", "--device", "cpu",
+                "--save-maps", str(maps), "--workers", "0", "--batch-size", "2", "--no-progress",
+            ],
+            env=env, capture_output=True, text=True, timeout=300,
+        )
+
+    maps = tmp_path / "maps"
+    proc = run(maps)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert len(list((maps / "cam").rglob("*.npy"))) == 6  # 3 images from each rank
+    taken = tmp_path / "taken"
+    taken.mkdir()
+    (taken / "keep.txt").write_text("mine")
+    proc = run(taken)
+    assert proc.returncode != 0
+    assert proc.stderr.count("--overwrite") >= 1, proc.stderr
+    assert sorted(p.name for p in taken.rglob("*")) == ["keep.txt"]

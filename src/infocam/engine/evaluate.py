@@ -19,6 +19,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor, nn
@@ -34,6 +35,10 @@ from infocam.extract import CAMExtractor
 from infocam.faithfulness import FaithfulnessMeter
 from infocam.maps import METHODS, cam_maps, resize_maps
 from infocam.metrics import CheckedBoxes, WSOLMeter, check_gt_boxes
+
+if TYPE_CHECKING:
+    from infocam.engine.distributed import DistContext
+    from infocam.engine.score import MapSaver
 
 __all__ = ["Variant", "baseline_variants", "evaluate", "evaluation_loader", "main_variants"]
 
@@ -416,6 +421,32 @@ def evaluation_loader(dataset: Dataset, batch_size: int, workers: int, device: s
                       pin_memory=torch.device(device).type == "cuda")
 
 
+def _map_saver(save_maps: str, overwrite: bool, ctx: DistContext) -> MapSaver:
+    """The ``--save-maps`` hook; the first rank prepares the folder before any rank writes into it.
+
+    Under torchrun the other ranks wait for the first one's verdict (a
+    broadcast): a map written early would make the folder look non-empty,
+    and a refusal must stop every rank, not leave them waiting.
+    """
+    from infocam.engine import distributed as D
+    from infocam.engine.score import MapSaver
+
+    saver: MapSaver | None = None
+    refusal: InputError | None = None
+    if ctx.is_main:
+        try:
+            saver = MapSaver(save_maps, overwrite=overwrite, create=True)
+        except InputError as exc:
+            refusal = exc
+    if ctx.world_size > 1:
+        verdict = D.broadcast_object(None if refusal is None else str(refusal))
+        if verdict is not None and refusal is None:
+            raise InputError(verdict)
+    if refusal is not None:
+        raise refusal
+    return saver if saver is not None else MapSaver(save_maps, overwrite=overwrite, create=False)
+
+
 def _faithfulness_meters(
     owners: Iterable[tuple], steps: int | None, images: int | None
 ) -> dict[tuple, FaithfulnessMeter]:
@@ -551,11 +582,7 @@ def evaluate_checkpoint(
             )
         if pxap and not getattr(dataset, "has_masks", False):
             raise ValueError(f"pxap needs masks: the {data_cfg.get('format')} data at {data_cfg.get('root')} has none")
-        on_batch = None
-        if save_maps:
-            from infocam.engine.score import MapSaver
-
-            on_batch = MapSaver(save_maps, overwrite=overwrite, create=ctx.is_main)
+        on_batch = _map_saver(save_maps, overwrite, ctx) if save_maps else None
 
         def loader_of(ds):
             return evaluation_loader(ds, batch_size, workers, ctx.device, rank=ctx.rank, world_size=ctx.world_size)
