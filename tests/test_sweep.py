@@ -374,6 +374,21 @@ def test_fast_equals_reference_on_cam_maps(dtype, step):
         assert_sweeps_agree(m, gt, thr)
 
 
+def test_fast_equals_reference_on_a_photo_sized_map():
+    # score --size original: maps at the image's own size, not square
+    x = cv2.resize(np.random.default_rng(5).standard_normal((14, 14)), (500, 375), interpolation=cv2.INTER_CUBIC)
+    m = (x - x.min()) / (x.max() - x.min())
+    assert_sweeps_agree(m, np.array([[120, 60, 420, 330], [10, 200, 90, 370]]), np.arange(0, 1, 0.01))
+
+
+def test_fast_sweeps_refuse_maps_wider_than_their_packing():
+    wide = np.zeros((1, 65536))
+    wide[0, 3] = 1.0
+    with pytest.raises(ValueError, match="65,535 pixels per side"):
+        fast_sweep(wide, [[0, 0, 5, 1]], [0.5])
+    assert reference_sweep(wide, [[0, 0, 5, 1]], [0.5]).shape == (1, 3)
+
+
 def test_fast_equals_reference_at_the_default_step_0001():
     # wsolevaluation's default: 1,000 thresholds, many mapping to one uint8 level
     rng = np.random.default_rng(8)

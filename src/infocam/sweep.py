@@ -224,6 +224,7 @@ def _kernels() -> ModuleType:
 
 
 _KERNELS: ModuleType | None = None
+MAX_SIDE = 65535  # the kernels pack a pixel's x and y in 16 bits each
 _SCRATCH = threading.local()  # per thread: (height, width, the kernels' workspace)
 
 
@@ -234,6 +235,11 @@ def _workspace(shape: tuple[int, ...]) -> tuple[Any, ...]:
     map (about a tenth of a 224 x 224 sweep).
     """
     height, width = int(shape[0]), int(shape[1])
+    if max(height, width) > MAX_SIDE:
+        raise ValueError(
+            f"the fast sweeps take maps up to {MAX_SIDE:,} pixels per side; got {height} x {width} "
+            "(reference_sweep has no limit)"
+        )
     held = getattr(_SCRATCH, "held", None)
     if held is None or held[0] < height or held[1] < width:
         if held is not None:
@@ -391,7 +397,8 @@ def fast_sweep(
     once: the candidate boxes of all levels come from the kernels of
     :func:`candidate_boxes` (every contour) or :func:`_largest_contour_boxes`
     (the largest), and each box's IoU with the GT boxes is
-    :func:`inclusive_iou`'s float64 arithmetic, compiled.
+    :func:`inclusive_iou`'s float64 arithmetic, compiled. Maps up to
+    65,535 pixels per side (:data:`MAX_SIDE`).
     """
     u8, gt, d, lv = _sweep_inputs(scoremap, gt_boxes, thresholds, iou_thresholds)
     if gt.shape[0] == 0:
