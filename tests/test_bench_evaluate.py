@@ -17,8 +17,8 @@ from infocam.errors import InputError
 
 def test_sizes_defaults_and_overrides():
     cores = usable_cores()
-    half = max(1, cores // 2)
-    workers = {"cpu_workers": cores, "loader_workers": half, "decoded_cpu_workers": max(1, cores - half)}
+    # the decoded line's worker counts default to 0: chosen from the measured costs (split_cores)
+    workers = {"cpu_workers": cores, "loader_workers": 0, "decoded_cpu_workers": 0}
     assert be.sizes(False, False, "") == {"images": 128, "batch": 16, "decoded": 32, **workers}
     assert be.sizes(False, True, "") == {"images": 4096, "batch": 128, "decoded": 4096, **workers}
     assert be.sizes(True, False, "") == {"images": 8, "batch": 4, "decoded": 8, **workers}
@@ -29,6 +29,16 @@ def test_sizes_defaults_and_overrides():
     for bad in ("images=0", "steps=3", "batch=x", "batch", "decoded=0", "loader_workers=-1"):
         with pytest.raises(InputError, match="INFOCAM_BENCH_EVALUATE"):
             be.sizes(False, False, bad)
+
+
+def test_split_cores_in_proportion_to_the_costs():
+    # one core for the main process, the rest by cost: 15 * 4.3 / 8.1 = 7.96
+    assert be.split_cores(16, 4.3, 3.8) == (8, 7)
+    assert be.split_cores(16, 1.0, 2.0) == (5, 10)  # scoring twice as dear: twice the workers
+    assert be.split_cores(16, 3.0, 0.0) == (14, 1)  # at least one each
+    assert be.split_cores(16, 0.0, 0.0) == (7, 8)
+    assert be.split_cores(2, 4.3, 3.8) == (1, 1)  # too few cores to leave one: one each
+    assert be.split_cores(1, 9.0, 1.0) == (1, 1)
 
 
 def test_make_batches_covers_every_image_once():
