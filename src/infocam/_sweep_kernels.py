@@ -382,11 +382,11 @@ def _ring8(stride):
 @njit(cache=True, nogil=True)
 def _sorted_pass(values, arrays):
     """Pad and sort ``values`` (H, W) into a pass's arrays; returns its ``sets`` tuple."""
-    val, packed, bits, start, label, parent, size, box, alive, slot, _ = arrays
+    val, packed, bits, start = arrays[:4]
     height, width = values.shape
     _pad_into(values, val)
     _sort_pixels(val, height, width, packed, bits, start)
-    return (label, parent, size, box, alive, slot)
+    return arrays[4:10]
 
 
 @njit(cache=True, nogil=True)
@@ -433,6 +433,15 @@ def _highest_level(level_slot):
     while highest >= 0 and level_slot[highest] < 0:
         highest -= 1
     return highest
+
+
+@njit(cache=True, nogil=True)
+def _lowest_level(level_slot):
+    """The lowest wanted level (256 when none is)."""
+    lowest = 0
+    while lowest < 256 and level_slot[lowest] < 0:
+        lowest += 1
+    return lowest
 
 
 @njit(cache=True, nogil=True)
@@ -504,11 +513,8 @@ def level_boxes(u8, level_slot, ring_groups, hole_groups, ws):
     ring = _ring8(stride)
     out = np.empty((1024, 5), np.int32)
     n_out = n_sets = n_alive = 0
-    no_history = ws[2][:0]
-    lowest = 0
-    while lowest < 256 and level_slot[lowest] < 0:
-        lowest += 1
-    for v in range(255, lowest, -1):  # after value v: the components of {u8 > v - 1}
+    no_history = ws[2][:0]  # empty: no record of merges (a writable view, as the kernels' type wants)
+    for v in range(255, _lowest_level(level_slot), -1):  # after value v: the components of {u8 > v - 1}
         n_sets, n_alive = _add_pixels(
             start[v], start[v + 1], packed, stride, sets, n_sets, n_alive, ring, ring_groups, False,
             extra, NO_WEIGHTS, val, no_history, v,
@@ -561,26 +567,21 @@ def largest_contour_boxes(u8, level_slot, ring_groups, hole_groups, window_weigh
     _fill_into(f_val, u_arrays[0], f_arrays[4], history, n_sets, height, width, _highest_level(level_slot))
     _sort_pixels(f_val, height, width, f_arrays[1], f_arrays[2], f_arrays[3])
     # U: the components of {u8 > l}; F: those of {fill > l}; both with extras
-    f_sets = (f_arrays[4], f_arrays[5], f_arrays[6], f_arrays[7], f_arrays[8], f_arrays[9])
+    f_sets = f_arrays[4:10]
     u_val, u_packed, u_start, u_extra = u_arrays[0], u_arrays[1], u_arrays[3], u_arrays[10]
     f_packed, f_start, f_extra = f_arrays[1], f_arrays[3], f_arrays[10]
     f_box, f_alive = f_sets[3], f_sets[4]
     u_n = u_alive_n = f_n = f_alive_n = 0
-    n_slots = 0
-    lowest = 256
-    for lv in range(256):
-        if level_slot[lv] >= 0:
-            n_slots = max(n_slots, level_slot[lv] + 1)
-            lowest = min(lowest, lv)
-    out = np.zeros((n_slots, 5), np.int32)
-    for v in range(255, lowest, -1):  # after value v: the components of {u8 > v - 1}, {fill > v - 1}
+    no_history = history[:0]
+    out = np.zeros((level_slot.max() + 1, 5), np.int32)  # a row per slot (none when no level is wanted)
+    for v in range(255, _lowest_level(level_slot), -1):  # the components of {u8 > v - 1}, {fill > v - 1}
         u_n, u_alive_n = _add_pixels(
             u_start[v], u_start[v + 1], u_packed, stride, u_sets, u_n, u_alive_n, ring, ring_groups, False,
-            u_extra, window_weights, u_val, history[:0], v,
+            u_extra, window_weights, u_val, no_history, v,
         )  # fmt: skip
         f_n, f_alive_n = _add_pixels(
             f_start[v], f_start[v + 1], f_packed, stride, f_sets, f_n, f_alive_n, ring, ring_groups, False,
-            f_extra, window_weights, u_val, history[:0], v,
+            f_extra, window_weights, u_val, no_history, v,
         )  # fmt: skip
         if level_slot[v - 1] < 0:
             continue
