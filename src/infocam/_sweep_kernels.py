@@ -42,7 +42,7 @@ from :func:`best_iou`.
 
 The kernels take their scratch arrays from the caller (:func:`workspace`)
 and index with unsigned integers (``U``): numba then skips the check for
-negative indices, and the per-pixel loop runs about twice as fast. They
+negative indices (``docs/decisions.md`` says what each choice bought). They
 are compiled on first use and cached on disk (``cache=True``). Two things
 cost numba seconds of compile time and are avoided: 2-D slice copies, and
 inlining a per-pixel step into its loop (the step is one function called
@@ -142,8 +142,8 @@ def workspace(height: int, width: int) -> tuple:
     Returns ``(u_pass, f_pass, history)``: two :func:`_pass_arrays` (the
     pass over the map, and the first MaxBoxAcc's pass over its filled
     version) and a record of merges (:func:`_add_pixels`, 2 per set).
-    Reusing them across maps spares the page faults of fresh allocations
-    (about a tenth of the time of a 224 x 224 sweep). On a smaller map only
+    Reusing them across maps spares the page faults of fresh allocations.
+    On a smaller map only
     their first entries are used.
     """
     return _pass_arrays(height, width), _pass_arrays(height, width), np.empty(2 * (height * width + 1), np.int64)

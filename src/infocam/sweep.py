@@ -232,7 +232,7 @@ def _workspace(shape: tuple[int, ...]) -> tuple[Any, ...]:
     """The kernels' scratch arrays for a map of ``shape``, kept per thread and grown when a map is larger.
 
     Reused from map to map: fresh arrays would cost page faults on every
-    map (about a tenth of a 224 x 224 sweep).
+    map.
     """
     height, width = int(shape[0]), int(shape[1])
     if max(height, width) > MAX_SIDE:
